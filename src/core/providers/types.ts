@@ -1,0 +1,42 @@
+import type { Channel, Credentials, Platform, TokenSet } from "../types";
+
+/** Where each platform's API lives. Tests, demos and benchmarks point these at the simulator. */
+export interface PlatformEndpoints {
+  /** @defaultValue "https://graph.facebook.com" */
+  metaGraphUrl: string;
+  /** @defaultValue "v25.0" */
+  metaGraphVersion: string;
+  /** @defaultValue "https://graph.instagram.com" */
+  instagramGraphUrl: string;
+  /** @defaultValue "https://open.tiktokapis.com" */
+  tiktokApiUrl: string;
+}
+
+/** The app credentials of each platform; a missing one only affects that platform's channels. */
+export interface AppCredentials {
+  meta?: { appId: string; appSecret: string };
+  tiktok?: { clientKey: string; clientSecret: string };
+}
+
+export interface ProviderOptions extends PlatformEndpoints {
+  apps: AppCredentials;
+  /** Deadline of one platform call. @defaultValue 10000 */
+  timeoutMs: number;
+  /** Injected I/O, as oauth4webapi's customFetch. @defaultValue globalThis.fetch */
+  fetch?: typeof fetch;
+}
+
+/** What a provider needs to refresh one channel. */
+export interface RefreshRequest {
+  channel: Pick<Channel, "id" | "type" | "meta" | "expiresAt">;
+  credentials: Credentials;
+  now: Date;
+  signal?: AbortSignal;
+}
+
+/** One platform's refresh: send the request, validate the answer field by field, map it to a TokenSet. */
+export interface PlatformProvider {
+  readonly platform: Platform;
+  /** Resolves with the validated TokenSet; rejects only with a RefreshError. */
+  refresh(request: RefreshRequest): Promise<TokenSet>;
+}

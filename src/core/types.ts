@@ -1,0 +1,69 @@
+/** The platforms whose channels Refresca keeps alive. */
+export const PLATFORMS = ["instagram", "facebook", "whatsapp", "tiktok"] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+/** What one platform refresh returned (internal: never sent to a browser). Shape fixed by the specification. */
+export interface RefreshResult {
+  success: boolean;
+  accessToken?: string;
+  refreshToken?: string;
+  /** ISO-8601 */
+  expiresAt?: string;
+  error?: string;
+  details?: Record<string, any>;
+}
+
+/** A channel whose token is close to expiry. Shape fixed by the specification. */
+export interface TokenExpirationInfo {
+  channelId: string;
+  channelType: string;
+  displayName: string;
+  localName: string;
+  /** ISO-8601 */
+  expiresAt: string;
+  /** Negative once expired. */
+  minutesUntilExpiration: number;
+  hasRefreshToken: boolean;
+}
+
+/** The secret part of a channel, stored only inside the encrypted envelope. */
+export interface Credentials {
+  accessToken: string;
+  refreshToken?: string;
+}
+
+/** A platform's validated answer to a refresh, mapped to one domain type. */
+export interface TokenSet {
+  accessToken: string;
+  /** null: the platform says this token never expires. */
+  expiresAt: Date | null;
+  /** Present when the platform rotated (or re-issued) the refresh token; absent: keep the current one. */
+  refreshToken?: string;
+  /** When the refresh token itself stops working, when the platform says so. */
+  refreshTokenExpiresAt?: Date | null;
+  /** Non-secret facts worth keeping (scope, open_id, token_type). */
+  details?: Record<string, string>;
+}
+
+export type ChannelStatus = "active" | "needs_reauth" | "disabled";
+
+/** A channel as the core sees it, credentials decrypted only where a refresh needs them. */
+export interface Channel {
+  id: string;
+  tenantId: string;
+  type: Platform;
+  displayName: string;
+  localName: string;
+  status: ChannelStatus;
+  meta: Record<string, unknown>;
+  expiresAt: Date | null;
+  refreshTokenExpiresAt: Date | null;
+  hasRefreshToken: boolean;
+  version: number;
+  lastRefreshedAt: Date | null;
+  lastOutcome: string | null;
+  lastErrorCode: string | null;
+  failureCount: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
