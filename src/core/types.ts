@@ -61,6 +61,7 @@ export interface Channel {
   hasRefreshToken: boolean;
   version: number;
   lastRefreshedAt: Date | null;
+  lastAttemptAt: Date | null;
   lastOutcome: string | null;
   lastErrorCode: string | null;
   failureCount: number;

@@ -1,0 +1,142 @@
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import type { KeyRing } from "./crypto";
+import { failure } from "./errors";
+import type { Logger } from "./logger";
+import { defineOperation } from "./operation";
+import type { Store } from "./store";
+import type { Channel, Platform } from "./types";
+import { toChannel } from "./store/channels";
+import { channelInputSchema, describeIssues, idSchema, type ParsedChannelInput } from "./validation";
+
+/** A channel as answers show it: dates as ISO strings, and never a token. */
+export interface ChannelView {
+  id: string;
+  tenantId: string;
+  type: Platform;
+  displayName: string;
+  localName: string;
+  status: Channel["status"];
+  meta: Record<string, unknown>;
+  expiresAt: string | null;
+  refreshTokenExpiresAt: string | null;
+  hasRefreshToken: boolean;
+  lastRefreshedAt: string | null;
+  lastAttemptAt: string | null;
+  lastOutcome: string | null;
+  lastErrorCode: string | null;
+  failureCount: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const iso = (date: Date | null) => (date ? date.toISOString() : null);
+
+export function toChannelView(channel: Channel): ChannelView {
+  return {
+    id: channel.id,
+    tenantId: channel.tenantId,
+    type: channel.type,
+    displayName: channel.displayName,
+    localName: channel.localName,
+    status: channel.status,
+    meta: channel.meta,
+    expiresAt: iso(channel.expiresAt),
+    refreshTokenExpiresAt: iso(channel.refreshTokenExpiresAt),
+    hasRefreshToken: channel.hasRefreshToken,
+    lastRefreshedAt: iso(channel.lastRefreshedAt),
+    lastAttemptAt: iso(channel.lastAttemptAt),
+    lastOutcome: channel.lastOutcome,
+    lastErrorCode: channel.lastErrorCode,
+    failureCount: channel.failureCount,
+    createdAt: channel.createdAt.toISOString(),
+    updatedAt: channel.updatedAt.toISOString(),
+  };
+}
+
+// Meta's platforms exchange the long-lived access token itself, so it is their refresh credential.
+const EXCHANGES_ACCESS_TOKEN: ReadonlySet<Platform> = new Set(["facebook", "instagram", "whatsapp"]);
+
+/** Whether the channel holds what its platform's refresh needs. */
+export function canRefresh(type: Platform, refreshToken: string | undefined): boolean {
+  return refreshToken !== undefined || EXCHANGES_ACCESS_TOKEN.has(type);
+}
+
+const channelRef = z.strictObject({ tenantId: idSchema, channelId: idSchema });
+const listInput = z.strictObject({
+  tenantId: idSchema,
+  limit: z.number().int().min(1).max(1000).default(100),
+  offset: z.number().int().min(0).max(10_000_000).default(0),
+});
+
+/** Adding, reading and removing channels; tokens are encrypted before they reach the store. */
+export function createChannelOperations(deps: { store: Store; keyRing: KeyRing; logger: Logger }) {
+  const { store, keyRing, logger } = deps;
+
+  async function save(input: ParsedChannelInput) {
+    const id = input.id ?? `ch_${randomUUID().replaceAll("-", "")}`;
+    const channel = await store.channels.upsert({
+      tenantId: input.tenantId,
+      id,
+      type: input.type,
+      displayName: input.displayName,
+      localName: input.localName,
+      meta: input.meta ?? {},
+      credentials: keyRing.encrypt(
+        { accessToken: input.accessToken, ...(input.refreshToken && { refreshToken: input.refreshToken }) },
+        { tenantId: input.tenantId, channelId: id },
+      ),
+      keyId: keyRing.activeKeyId,
+      expiresAt: input.expiresAt === undefined ? undefined : input.expiresAt === null ? null : new Date(input.expiresAt),
+      refreshTokenExpiresAt:
+        input.refreshTokenExpiresAt === undefined
+          ? undefined
+          : input.refreshTokenExpiresAt === null
+            ? null
+            : new Date(input.refreshTokenExpiresAt),
+      hasRefreshToken: canRefresh(input.type, input.refreshToken),
+    });
+    return toChannelView(channel);
+  }
+
+  return {
+    /** Creates a channel, or replaces the one with the same tenant and id (a reconnect). */
+    upsert: defineOperation("channels.upsert", channelInputSchema, logger, async (input) => ({
+      success: true as const,
+      channel: await save(input),
+    })),
+
+    /** Imports many channels; each is validated on its own, and one bad entry does not stop the others. */
+    async import(inputs: unknown[], onProgress?: (done: number, total: number) => void) {
+      const results: Array<{ index: number; success: boolean; channelId?: string; error?: string }> = [];
+      for (const [index, raw] of inputs.entries()) {
+        const parsed = channelInputSchema.safeParse(raw);
+        if (!parsed.success) {
+          results.push({ index, success: false, error: describeIssues(parsed.error) });
+        } else {
+          const channel = await save(parsed.data);
+          results.push({ index, success: true, channelId: channel.id });
+        }
+        onProgress?.(index + 1, inputs.length);
+      }
+      return results;
+    },
+
+    get: defineOperation("channels.get", channelRef, logger, async (input) => {
+      const row = await store.channels.find(input.tenantId, input.channelId);
+      if (!row) return failure("NOT_FOUND", "No channel with this id in this tenant.");
+      return { success: true as const, channel: toChannelView(toChannel(row)) };
+    }),
+
+    list: defineOperation("channels.list", listInput, logger, async (input) => ({
+      success: true as const,
+      channels: (await store.channels.list(input.tenantId, input)).map(toChannelView),
+    })),
+
+    remove: defineOperation("channels.remove", channelRef, logger, async (input) => {
+      const removed = await store.channels.remove(input.tenantId, input.channelId);
+      if (!removed) return failure("NOT_FOUND", "No channel with this id in this tenant.");
+      return { success: true as const, removed };
+    }),
+  };
+}

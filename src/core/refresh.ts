@@ -1,0 +1,328 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Redis } from "ioredis";
+import type { KeyRing } from "./crypto";
+import { ERROR_MESSAGES, REAUTH_CODES, RefreshError, type ErrorCode } from "./errors";
+import type { ChannelLock } from "./lock";
+import type { Logger } from "./logger";
+import type { PlatformProvider } from "./providers/types";
+import type { ChannelRow, RefreshWrite, Store } from "./store";
+import { toChannel } from "./store/channels";
+import type { Channel, Credentials, TokenSet } from "./types";
+
+/** Why a refresh runs: kept on each event row. */
+export type RefreshTrigger = "manual" | "batch" | "scheduled" | "sweep" | "expiry";
+
+export interface RefreshRequestOptions {
+  tenantId: string;
+  channelId: string;
+  trigger: RefreshTrigger;
+  jobId?: string;
+  attempt?: number;
+  /** Refresh only if the token expires before this instant (queued refreshes); otherwise answer `skipped`. */
+  onlyIfExpiringBefore?: Date;
+}
+
+export type RefreshOutcome =
+  | {
+      success: true;
+      channelId: string;
+      newExpiresAt: string | null;
+      refreshedAt: string;
+      /** Set when no platform call was needed: someone else just refreshed it, or it is not due yet. */
+      skipped?: "refreshed-by-another-caller" | "not-due" | "recovered";
+      channel: Channel;
+    }
+  | {
+      success: false;
+      channelId: string;
+      code: ErrorCode;
+      error: string;
+      retryAfterMs?: number;
+      httpStatus?: number;
+    };
+
+export interface RefreshDependencies {
+  store: Store;
+  redis: Redis;
+  keyPrefix: string;
+  keyRing: KeyRing;
+  lock: ChannelLock;
+  providerFor(channel: Pick<Channel, "type" | "meta">): PlatformProvider;
+  logger: Logger;
+  now?: () => Date;
+}
+
+// Platforms whose refresh token is single-use: a crash after their answer loses the new token.
+const ROTATING = new Set(["tiktok"]);
+// Meta cannot extend a long-lived token past its first 60 days: the exchange then answers with the same deadline
+// (expires_in keeps shrinking). Its expires_in is whole seconds, hence the tolerance.
+const MAY_NOT_EXTEND = new Set(["facebook", "instagram", "whatsapp"]);
+const NOT_EXTENDED_TOLERANCE_MS = 1_000;
+// How long a refresh that could not be saved is kept (encrypted) in Redis for the next attempt to recover.
+const RECOVERY_TTL_SECONDS = 30 * 24 * 3600;
+const SAVE_RETRIES = [100, 300, 1000, 3000];
+
+/**
+ * Refreshes one channel: single flight across processes → load → platform → compare-and-set save → event.
+ * Never throws for an expected failure: the outcome says what happened, with a stable code.
+ */
+export class ChannelRefresher {
+  private readonly inFlight = new Map<string, Promise<RefreshOutcome>>();
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: RefreshDependencies) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Callers in this process asking for the same channel share one refresh; other processes meet at the lock. */
+  refresh(options: RefreshRequestOptions): Promise<RefreshOutcome> {
+    const key = `${options.tenantId}\u0000${options.channelId}`;
+    const running = this.inFlight.get(key);
+    if (running) return running;
+    const promise = this.refreshUnshared(options).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, promise);
+    return promise;
+  }
+
+  private async refreshUnshared(options: RefreshRequestOptions): Promise<RefreshOutcome> {
+    const { tenantId, channelId } = options;
+    const before = await this.deps.store.channels.find(tenantId, channelId);
+    if (!before) return fail(channelId, "NOT_FOUND", "No channel with this id in this tenant.");
+    const owner = await this.deps.lock.acquire(tenantId, channelId);
+    try {
+      const row = await this.deps.store.channels.find(tenantId, channelId);
+      if (!row) return fail(channelId, "NOT_FOUND", "The channel was removed.");
+      // Someone else attempted a refresh while we waited for the lock: their result is ours.
+      if (row.lastAttemptAt && (!before.lastAttemptAt || row.lastAttemptAt > before.lastAttemptAt)) {
+        return this.resultOfLastAttempt(row);
+      }
+      return await this.refreshLocked(row, options);
+    } finally {
+      await this.deps.lock.release(tenantId, channelId, owner).catch(() => {});
+    }
+  }
+
+  private resultOfLastAttempt(row: ChannelRow): RefreshOutcome {
+    if (row.lastOutcome === "success") return succeed(row, "refreshed-by-another-caller");
+    const code = (row.lastErrorCode ?? "INTERNAL") as ErrorCode;
+    return fail(row.id, code, row.lastError ?? ERROR_MESSAGES[code]);
+  }
+
+  private async refreshLocked(row: ChannelRow, options: RefreshRequestOptions): Promise<RefreshOutcome> {
+    if (row.status !== "active") {
+      return fail(row.id, "NEEDS_REAUTH", row.lastError ?? ERROR_MESSAGES.NEEDS_REAUTH);
+    }
+    const recovered = await this.recover(row, options);
+    if (recovered) return recovered;
+    if (row.expiresAt === null) return fail(row.id, "NEVER_EXPIRES");
+    if (options.onlyIfExpiringBefore && row.expiresAt > options.onlyIfExpiringBefore) return succeed(row, "not-due");
+
+    const started = performance.now();
+    const binding = { tenantId: row.tenantId, channelId: row.id };
+    const credentials = this.deps.keyRing.decrypt(row.credentials, binding);
+    const channel = toChannel(row);
+    // A marker left by an attempt that never finished: that attempt may have spent a single-use refresh token.
+    const interrupted = row.refreshAttemptId !== null;
+    const rotating = ROTATING.has(row.type);
+    if (rotating) await this.deps.store.channels.markAttempt(row.tenantId, row.id, randomUUID());
+
+    let tokens: TokenSet;
+    try {
+      tokens = await this.deps
+        .providerFor(channel)
+        .refresh({ channel, credentials, now: this.now() });
+    } catch (error) {
+      const refreshError = asRefreshError(error);
+      const classified =
+        interrupted && rotating && refreshError.code === "INVALID_CREDENTIALS"
+          ? new RefreshError("ROTATION_LOST", { httpStatus: refreshError.httpStatus, platformCode: refreshError.platformCode })
+          : refreshError;
+      return this.saveFailure(row, options, classified, started);
+    }
+    return this.saveSuccess(row, options, credentials, tokens, started);
+  }
+
+  private async saveSuccess(
+    row: ChannelRow,
+    options: RefreshRequestOptions,
+    used: Credentials,
+    tokens: TokenSet,
+    started: number,
+  ): Promise<RefreshOutcome> {
+    const binding = { tenantId: row.tenantId, channelId: row.id };
+    const next: Credentials = { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken ?? used.refreshToken };
+    const notExtended =
+      MAY_NOT_EXTEND.has(row.type) &&
+      row.expiresAt !== null &&
+      tokens.expiresAt !== null &&
+      tokens.expiresAt.getTime() <= row.expiresAt.getTime() + NOT_EXTENDED_TOLERANCE_MS;
+    const write: RefreshWrite = {
+      credentials: this.deps.keyRing.encrypt(next, binding),
+      keyId: this.deps.keyRing.activeKeyId,
+      expiresAt: tokens.expiresAt,
+      refreshTokenExpiresAt:
+        tokens.refreshTokenExpiresAt !== undefined ? tokens.refreshTokenExpiresAt : row.refreshTokenExpiresAt,
+      hasRefreshToken: row.hasRefreshToken,
+      ...(notExtended && {
+        flag: {
+          code: "NOT_EXTENDED",
+          message: `${ERROR_MESSAGES.NOT_EXTENDED} It expires at ${tokens.expiresAt!.toISOString()}.`,
+        },
+      }),
+    };
+    const event = {
+      jobId: options.jobId ?? null,
+      trigger: options.trigger,
+      attempt: options.attempt ?? 1,
+      outcome: notExtended ? "failure" : "success",
+      errorCode: notExtended ? "NOT_EXTENDED" : null,
+      durationMs: Math.round(performance.now() - started),
+      oldExpiresAt: row.expiresAt,
+      newExpiresAt: tokens.expiresAt,
+    };
+    const saved = await this.saveWithRetry(row, write, event, used);
+    if (saved === "superseded") return fail(row.id, "SUPERSEDED");
+    if (saved === "removed") return fail(row.id, "NOT_FOUND", "The channel was removed while it was being refreshed.");
+    this.deps.logger.info(
+      { tenantId: row.tenantId, channelId: row.id, platform: row.type, trigger: options.trigger, outcome: event.outcome },
+      "channel refreshed",
+    );
+    if (notExtended) return fail(row.id, "NOT_EXTENDED", write.flag!.message);
+    return succeed(saved);
+  }
+
+  /**
+   * Compare-and-set with retries. A version that moved on because of an edit that kept the same credentials is
+   * retried against the new version; new credentials written meanwhile (a reconnect) win over ours. When the
+   * database cannot be reached at all, the new tokens are kept encrypted in Redis for the next attempt.
+   */
+  private async saveWithRetry(
+    row: ChannelRow,
+    write: RefreshWrite,
+    event: Parameters<Store["channels"]["saveRefresh"]>[4],
+    used: Credentials,
+  ): Promise<Channel | "superseded" | "removed"> {
+    let expectedVersion = row.version;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const saved = await this.deps.store.channels.saveRefresh(row.tenantId, row.id, expectedVersion, write, event);
+        if (saved) return saved;
+        const current = await this.deps.store.channels.find(row.tenantId, row.id);
+        if (!current) return "removed";
+        const stored = this.deps.keyRing.decrypt(current.credentials, { tenantId: row.tenantId, channelId: row.id });
+        if (stored.accessToken !== used.accessToken || stored.refreshToken !== used.refreshToken) return "superseded";
+        expectedVersion = current.version;
+      } catch (error) {
+        const wait = SAVE_RETRIES[attempt];
+        if (wait === undefined) {
+          await this.stash(row, write);
+          throw error;
+        }
+        this.deps.logger.warn({ channelId: row.id, err: describe(error) }, "saving a refresh failed; retrying");
+        await sleep(wait);
+      }
+    }
+  }
+
+  private recoveryKey(row: Pick<ChannelRow, "tenantId" | "id">): string {
+    return `${this.deps.keyPrefix}recovery:${row.tenantId}:${row.id}`;
+  }
+
+  /** Keeps tokens the database refused, still encrypted, so the next attempt saves them instead of losing them. */
+  private async stash(row: ChannelRow, write: RefreshWrite): Promise<void> {
+    const value = JSON.stringify({ ...write, version: row.version });
+    await this.deps.redis.set(this.recoveryKey(row), value, "EX", RECOVERY_TTL_SECONDS).catch(() => {});
+    this.deps.logger.error({ channelId: row.id }, "could not save a refresh; new tokens kept encrypted in Redis");
+  }
+
+  /** Saves tokens stashed by an earlier attempt whose save failed, instead of calling the platform again. */
+  private async recover(row: ChannelRow, options: RefreshRequestOptions): Promise<RefreshOutcome | null> {
+    const stashed = await this.deps.redis.get(this.recoveryKey(row));
+    if (!stashed) return null;
+    const parsed = JSON.parse(stashed) as RefreshWrite & { version: number; expiresAt: string | null };
+    if (parsed.version !== row.version) {
+      // The channel was written since (a reconnect): the stashed tokens are older than what is stored.
+      await this.deps.redis.del(this.recoveryKey(row));
+      return null;
+    }
+    const write: RefreshWrite = {
+      ...parsed,
+      expiresAt: parsed.expiresAt === null ? null : new Date(parsed.expiresAt),
+      refreshTokenExpiresAt: parsed.refreshTokenExpiresAt ? new Date(parsed.refreshTokenExpiresAt) : null,
+    };
+    const saved = await this.deps.store.channels.saveRefresh(row.tenantId, row.id, row.version, write, {
+      jobId: options.jobId ?? null,
+      trigger: options.trigger,
+      attempt: options.attempt ?? 1,
+      outcome: "success",
+      durationMs: 0,
+      oldExpiresAt: row.expiresAt,
+      newExpiresAt: write.expiresAt,
+    });
+    await this.deps.redis.del(this.recoveryKey(row));
+    return saved ? succeed(saved, "recovered") : null;
+  }
+
+  private async saveFailure(
+    row: ChannelRow,
+    options: RefreshRequestOptions,
+    error: RefreshError,
+    started: number,
+  ): Promise<RefreshOutcome> {
+    await this.deps.store.channels.saveFailure(
+      row.tenantId,
+      row.id,
+      { code: error.code, message: error.message, needsReauth: REAUTH_CODES.has(error.code) },
+      {
+        jobId: options.jobId ?? null,
+        trigger: options.trigger,
+        attempt: options.attempt ?? 1,
+        outcome: "failure",
+        errorCode: error.code,
+        errorMessage: error.message,
+        httpStatus: error.httpStatus ?? null,
+        durationMs: Math.round(performance.now() - started),
+        oldExpiresAt: row.expiresAt,
+        newExpiresAt: null,
+      },
+    );
+    this.deps.logger.warn(
+      { tenantId: row.tenantId, channelId: row.id, platform: row.type, trigger: options.trigger, error: error.toJSON() },
+      "channel refresh failed",
+    );
+    return {
+      success: false,
+      channelId: row.id,
+      code: error.code,
+      error: error.message,
+      ...(error.retryAfterMs !== undefined && { retryAfterMs: error.retryAfterMs }),
+      ...(error.httpStatus !== undefined && { httpStatus: error.httpStatus }),
+    };
+  }
+}
+
+function succeed(row: ChannelRow | Channel, skipped?: "refreshed-by-another-caller" | "not-due" | "recovered"): RefreshOutcome {
+  const channel = "credentials" in row ? toChannel(row) : row;
+  return {
+    success: true,
+    channelId: channel.id,
+    newExpiresAt: channel.expiresAt?.toISOString() ?? null,
+    refreshedAt: (channel.lastRefreshedAt ?? new Date()).toISOString(),
+    ...(skipped && { skipped }),
+    channel,
+  };
+}
+
+function fail(channelId: string, code: ErrorCode, error: string = ERROR_MESSAGES[code]): RefreshOutcome {
+  return { success: false, channelId, code, error };
+}
+
+function asRefreshError(error: unknown): RefreshError {
+  if (error instanceof RefreshError) return error;
+  return new RefreshError("INTERNAL", { cause: error });
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

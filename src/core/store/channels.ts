@@ -1,0 +1,257 @@
+import { and, asc, eq, sql } from "drizzle-orm";
+import type pg from "pg";
+import type { Channel, ChannelStatus, Platform } from "../types";
+import type { Database } from "./database";
+import { channels, refreshEvents, tenants, type ChannelRow, type NewRefreshEvent } from "./schema";
+
+/** The stored row mapped to the domain shape; the encrypted credentials stay behind. */
+export function toChannel(row: ChannelRow): Channel {
+  return {
+    id: row.id,
+    tenantId: row.tenantId,
+    type: row.type as Platform,
+    displayName: row.displayName,
+    localName: row.localName,
+    status: row.status as ChannelStatus,
+    meta: row.meta,
+    expiresAt: row.expiresAt,
+    refreshTokenExpiresAt: row.refreshTokenExpiresAt,
+    hasRefreshToken: row.hasRefreshToken,
+    version: row.version,
+    lastRefreshedAt: row.lastRefreshedAt,
+    lastAttemptAt: row.lastAttemptAt,
+    lastOutcome: row.lastOutcome,
+    lastErrorCode: row.lastErrorCode,
+    failureCount: row.failureCount,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+export interface ChannelWrite {
+  tenantId: string;
+  id: string;
+  type: Platform;
+  displayName: string;
+  localName: string;
+  meta: Record<string, unknown>;
+  credentials: string;
+  keyId: string;
+  /** undefined: keep the stored value on update (unknown on insert: refresh soon to learn it). */
+  expiresAt: Date | null | undefined;
+  refreshTokenExpiresAt: Date | null | undefined;
+  hasRefreshToken: boolean;
+}
+
+/** What a successful refresh writes. */
+export interface RefreshWrite {
+  credentials: string;
+  keyId: string;
+  expiresAt: Date | null;
+  refreshTokenExpiresAt: Date | null;
+  hasRefreshToken: boolean;
+  /** Set when the platform answered but the token does not live longer: the channel needs reconnecting. */
+  flag?: { code: string; message: string };
+}
+
+/** What a failed refresh writes. */
+export interface FailureWrite {
+  code: string;
+  message: string;
+  needsReauth: boolean;
+}
+
+export type RefreshEvent = Omit<NewRefreshEvent, "id" | "createdAt" | "tenantId" | "channelId">;
+
+export class ChannelRepository {
+  constructor(private readonly db: Database) {}
+
+  /** Creates the channel (and its tenant) or replaces it; a reconnect makes a flagged channel active again. */
+  async upsert(write: ChannelWrite): Promise<Channel> {
+    return this.db.transaction(async (tx) => {
+      await tx.insert(tenants).values({ id: write.tenantId, name: write.tenantId }).onConflictDoNothing();
+      const [row] = await tx
+        .insert(channels)
+        .values({ ...write, expiresAt: write.expiresAt === undefined ? new Date() : write.expiresAt })
+        .onConflictDoUpdate({
+          target: [channels.tenantId, channels.id],
+          set: {
+            type: write.type,
+            displayName: write.displayName,
+            localName: write.localName,
+            meta: write.meta,
+            credentials: write.credentials,
+            keyId: write.keyId,
+            ...(write.expiresAt !== undefined && { expiresAt: write.expiresAt }),
+            ...(write.refreshTokenExpiresAt !== undefined && { refreshTokenExpiresAt: write.refreshTokenExpiresAt }),
+            hasRefreshToken: write.hasRefreshToken,
+            status: "active",
+            failureCount: 0,
+            lastErrorCode: null,
+            lastError: null,
+            refreshAttemptId: null,
+            refreshStartedAt: null,
+            version: sql`${channels.version} + 1`,
+            updatedAt: sql`now()`,
+          },
+        })
+        .returning();
+      return toChannel(row!);
+    });
+  }
+
+  /** The channel with its encrypted credentials, or null when this tenant has no such channel. */
+  async find(tenantId: string, id: string): Promise<ChannelRow | null> {
+    const [row] = await this.db
+      .select()
+      .from(channels)
+      .where(and(eq(channels.tenantId, tenantId), eq(channels.id, id)))
+      .limit(1);
+    return row ?? null;
+  }
+
+  async list(tenantId: string, options: { limit?: number; offset?: number } = {}): Promise<Channel[]> {
+    const rows = await this.db
+      .select()
+      .from(channels)
+      .where(eq(channels.tenantId, tenantId))
+      .orderBy(asc(channels.id))
+      .limit(options.limit ?? 1000)
+      .offset(options.offset ?? 0);
+    return rows.map(toChannel);
+  }
+
+  async remove(tenantId: string, id: string): Promise<boolean> {
+    const rows = await this.db
+      .delete(channels)
+      .where(and(eq(channels.tenantId, tenantId), eq(channels.id, id)))
+      .returning({ id: channels.id });
+    return rows.length > 0;
+  }
+
+  /** Marks a refresh of a rotating platform as in flight, so a crash before the save is found later. */
+  async markAttempt(tenantId: string, id: string, attemptId: string): Promise<void> {
+    await this.db
+      .update(channels)
+      .set({ refreshAttemptId: attemptId, refreshStartedAt: sql`now()` })
+      .where(and(eq(channels.tenantId, tenantId), eq(channels.id, id)));
+  }
+
+  /**
+   * Saves a refresh only if nobody wrote the channel since `expectedVersion` (compare-and-set), in the same
+   * transaction as its event. Resolves to the saved channel, or null when the version moved on.
+   */
+  async saveRefresh(
+    tenantId: string,
+    id: string,
+    expectedVersion: number,
+    write: RefreshWrite,
+    event: RefreshEvent,
+  ): Promise<Channel | null> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(channels)
+        .set({
+          credentials: write.credentials,
+          keyId: write.keyId,
+          expiresAt: write.expiresAt,
+          refreshTokenExpiresAt: write.refreshTokenExpiresAt,
+          hasRefreshToken: write.hasRefreshToken,
+          status: write.flag ? "needs_reauth" : "active",
+          lastRefreshedAt: sql`now()`,
+          lastAttemptAt: sql`now()`,
+          lastOutcome: write.flag ? "failure" : "success",
+          lastErrorCode: write.flag?.code ?? null,
+          lastError: write.flag?.message ?? null,
+          failureCount: write.flag ? sql`${channels.failureCount} + 1` : 0,
+          refreshAttemptId: null,
+          refreshStartedAt: null,
+          version: sql`${channels.version} + 1`,
+          updatedAt: sql`now()`,
+        })
+        .where(and(eq(channels.tenantId, tenantId), eq(channels.id, id), eq(channels.version, expectedVersion)))
+        .returning();
+      if (!row) return null;
+      await tx.insert(refreshEvents).values({ ...event, tenantId, channelId: id });
+      return toChannel(row);
+    });
+  }
+
+  /** Records a failed attempt and its event; invalid credentials take the channel out of automatic refresh. */
+  async saveFailure(tenantId: string, id: string, write: FailureWrite, event: RefreshEvent): Promise<Channel | null> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(channels)
+        .set({
+          ...(write.needsReauth && { status: "needs_reauth" }),
+          lastAttemptAt: sql`now()`,
+          lastOutcome: "failure",
+          lastErrorCode: write.code,
+          lastError: write.message,
+          failureCount: sql`${channels.failureCount} + 1`,
+          refreshAttemptId: null,
+          refreshStartedAt: null,
+          version: sql`${channels.version} + 1`,
+          updatedAt: sql`now()`,
+        })
+        .where(and(eq(channels.tenantId, tenantId), eq(channels.id, id)))
+        .returning();
+      if (!row) return null;
+      await tx.insert(refreshEvents).values({ ...event, tenantId, channelId: id });
+      return toChannel(row);
+    });
+  }
+}
+
+/** A row of the expiry queries: only what TokenExpirationInfo needs. */
+export interface ExpiringChannelRow {
+  id: string;
+  type: string;
+  displayName: string;
+  localName: string;
+  expiresAt: Date;
+  hasRefreshToken: boolean;
+}
+
+export interface ChannelStatisticsRow {
+  totalChannels: number;
+  channelsNeedingRefresh: number;
+  channelsWithRefreshToken: number;
+  urgentChannels: number;
+  expiredChannels: number;
+  needsReauth: number;
+}
+
+/** The two questions every dashboard and sweep asks, answered from the (tenant_id, expires_at) index. */
+export class ExpiryQueries {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** Active channels of one tenant that expire before `until` (expired ones included), soonest first. */
+  async needingRefresh(tenantId: string, until: Date, limit: number): Promise<ExpiringChannelRow[]> {
+    const { rows } = await this.pool.query<ExpiringChannelRow>(
+      `select id, type, display_name as "displayName", local_name as "localName",
+              expires_at as "expiresAt", has_refresh_token as "hasRefreshToken"
+         from channels
+        where tenant_id = $1 and expires_at <= $2 and status = 'active'
+        order by expires_at asc
+        limit $3`,
+      [tenantId, until, limit],
+    );
+    return rows;
+  }
+
+  async statistics(tenantId: string, now: Date, until: Date): Promise<ChannelStatisticsRow> {
+    const { rows } = await this.pool.query(
+      `select count(*)::int as "totalChannels",
+              count(*) filter (where status = 'active' and expires_at <= $3)::int as "channelsNeedingRefresh",
+              count(*) filter (where has_refresh_token)::int as "channelsWithRefreshToken",
+              count(*) filter (where status = 'active' and expires_at > $2 and expires_at <= $3)::int as "urgentChannels",
+              count(*) filter (where expires_at <= $2)::int as "expiredChannels",
+              count(*) filter (where status = 'needs_reauth')::int as "needsReauth"
+         from channels
+        where tenant_id = $1`,
+      [tenantId, now, until],
+    );
+    return rows[0] as ChannelStatisticsRow;
+  }
+}

@@ -1,0 +1,66 @@
+import { fileURLToPath } from "node:url";
+import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
+import { migrate } from "drizzle-orm/node-postgres/migrator";
+import pg from "pg";
+import * as schema from "./schema";
+
+export type Database = NodePgDatabase<typeof schema>;
+
+export interface DatabaseOptions {
+  /** `postgres://…` URL of the server. */
+  url: string;
+  /** PostgreSQL schema that holds Refresca's tables. @defaultValue "refresca" */
+  schema?: string;
+  /** Connections kept by this process. @defaultValue 10 */
+  poolSize?: number;
+}
+
+const MIGRATIONS_FOLDER = fileURLToPath(new URL("./migrations", import.meta.url));
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+// Any fixed number works: it only has to be the same in every Refresca process migrating the same database.
+const MIGRATION_LOCK = 0x5265_6672;
+
+/** A connection pool whose search_path is the installation's schema, and the Drizzle handle over it. */
+export interface Connection {
+  pool: pg.Pool;
+  db: Database;
+  schema: string;
+  close(): Promise<void>;
+}
+
+export function connect(options: DatabaseOptions): Connection {
+  const schemaName = options.schema ?? "refresca";
+  if (!SCHEMA_NAME.test(schemaName)) {
+    throw new Error(`Database schema name "${schemaName}" is not valid: use lowercase letters, digits and _.`);
+  }
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 10,
+    options: `-c search_path=${schemaName}`,
+    connectionTimeoutMillis: 10_000,
+  });
+  // An idle client losing its server (restart, failover) must not crash the process: the pool replaces it.
+  pool.on("error", () => {});
+  const db = drizzle(pool, { schema });
+  return { pool, db, schema: schemaName, close: () => pool.end() };
+}
+
+/** Brings the schema up to date. Safe to run from several processes at once: they queue on an advisory lock. */
+export async function runMigrations(connection: Connection): Promise<void> {
+  const client = await connection.pool.connect();
+  try {
+    await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK]);
+    try {
+      await client.query(`create schema if not exists "${connection.schema}"`);
+      await migrate(drizzle(client, { schema }), {
+        migrationsFolder: MIGRATIONS_FOLDER,
+        migrationsSchema: connection.schema,
+        migrationsTable: "refresca_migrations",
+      });
+    } finally {
+      await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK]);
+    }
+  } finally {
+    client.release();
+  }
+}

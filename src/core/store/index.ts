@@ -1,0 +1,39 @@
+import { ChannelRepository, ExpiryQueries } from "./channels";
+import { connect, runMigrations, type Connection, type DatabaseOptions } from "./database";
+import { EventRepository } from "./events";
+import { TenantRepository } from "./tenants";
+
+export type { ChannelRow, RefreshEventRow, RefreshScheduleRow } from "./schema";
+export type { ChannelWrite, RefreshWrite, FailureWrite, RefreshEvent, ExpiringChannelRow } from "./channels";
+export type { DatabaseOptions } from "./database";
+
+/** Everything Refresca keeps in PostgreSQL, behind one handle. */
+export interface Store {
+  connection: Connection;
+  channels: ChannelRepository;
+  tenants: TenantRepository;
+  expiry: ExpiryQueries;
+  events: EventRepository;
+  close(): Promise<void>;
+}
+
+/** Connects, brings the schema up to date (unless told not to) and returns the repositories. */
+export async function openStore(options: DatabaseOptions & { migrate?: boolean }): Promise<Store> {
+  const connection = connect(options);
+  try {
+    if (options.migrate !== false) await runMigrations(connection);
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
+  return {
+    connection,
+    channels: new ChannelRepository(connection.db),
+    tenants: new TenantRepository(connection.db),
+    expiry: new ExpiryQueries(connection.pool),
+    events: new EventRepository(connection.db),
+    close: () => connection.close(),
+  };
+}
+
+export { runMigrations, connect };

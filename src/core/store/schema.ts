@@ -1,0 +1,102 @@
+import { sql } from "drizzle-orm";
+import {
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from "drizzle-orm/pg-core";
+
+// Tables are unqualified on purpose: each Refresca installation (and each test) lives in its own PostgreSQL
+// schema, chosen through the connection's search_path, so the same migrations serve all of them.
+
+const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+export const tenants = pgTable("tenants", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: timestamptz("created_at").notNull().defaultNow(),
+});
+
+export const channels = pgTable(
+  "channels",
+  {
+    tenantId: text("tenant_id").notNull(),
+    id: text("id").notNull(),
+    type: text("type").notNull(),
+    displayName: text("display_name").notNull(),
+    localName: text("local_name").notNull(),
+    status: text("status").notNull().default("active"),
+    meta: jsonb("meta").$type<Record<string, unknown>>().notNull().default({}),
+    /** Encrypted envelope of the access and refresh tokens (see src/core/crypto). */
+    credentials: text("credentials").notNull(),
+    /** Which key encrypted `credentials`, so key rotation finds what is left to re-encrypt with an index. */
+    keyId: text("key_id").notNull(),
+    expiresAt: timestamptz("expires_at"),
+    refreshTokenExpiresAt: timestamptz("refresh_token_expires_at"),
+    hasRefreshToken: boolean("has_refresh_token").notNull(),
+    /** Compare-and-set guard: every write of the row bumps it. */
+    version: integer("version").notNull().default(1),
+    /** Last successful refresh. */
+    lastRefreshedAt: timestamptz("last_refreshed_at"),
+    /** Last refresh attempt, whatever its outcome: how a waiting caller sees that someone refreshed for it. */
+    lastAttemptAt: timestamptz("last_attempt_at"),
+    lastOutcome: text("last_outcome"),
+    lastErrorCode: text("last_error_code"),
+    lastError: text("last_error"),
+    failureCount: integer("failure_count").notNull().default(0),
+    /** Set while a refresh of a rotating platform is in flight: found set by a later attempt, the rotation may be lost. */
+    refreshAttemptId: text("refresh_attempt_id"),
+    refreshStartedAt: timestamptz("refresh_started_at"),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    index("channels_tenant_expires_idx").on(t.tenantId, t.expiresAt),
+    index("channels_key_id_idx").on(t.keyId),
+  ],
+);
+
+export const refreshEvents = pgTable(
+  "refresh_events",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    channelId: text("channel_id").notNull(),
+    jobId: text("job_id"),
+    trigger: text("trigger").notNull(),
+    attempt: integer("attempt").notNull().default(1),
+    outcome: text("outcome").notNull(),
+    errorCode: text("error_code"),
+    errorMessage: text("error_message"),
+    httpStatus: integer("http_status"),
+    durationMs: integer("duration_ms").notNull(),
+    oldExpiresAt: timestamptz("old_expires_at"),
+    newExpiresAt: timestamptz("new_expires_at"),
+    createdAt: timestamptz("created_at").notNull().default(sql`now()`),
+  },
+  (t) => [
+    index("refresh_events_tenant_created_idx").on(t.tenantId, t.createdAt),
+    index("refresh_events_channel_idx").on(t.tenantId, t.channelId, t.createdAt),
+  ],
+);
+
+export type ChannelRow = typeof channels.$inferSelect;
+export type RefreshEventRow = typeof refreshEvents.$inferSelect;
+export type NewRefreshEvent = typeof refreshEvents.$inferInsert;
+
+/** The recurring refresh of each tenant: the source of truth from which workers re-create the queue's schedulers. */
+export const refreshSchedules = pgTable("refresh_schedules", {
+  tenantId: text("tenant_id").primaryKey(),
+  intervalMinutes: integer("interval_minutes").notNull(),
+  windowMinutes: integer("window_minutes").notNull(),
+  createdAt: timestamptz("created_at").notNull().defaultNow(),
+  updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+});
+
+export type RefreshScheduleRow = typeof refreshSchedules.$inferSelect;

@@ -1,0 +1,64 @@
+import { z } from "zod";
+import { PLATFORMS } from "./types";
+
+/** Ids of tenants and channels: at most 128 characters of a safe alphabet (no spaces, quotes or slashes). */
+export const idSchema = z
+  .string({ error: "must be a string" })
+  .min(1, "must not be empty")
+  .max(128, "must be at most 128 characters")
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:@-]*$/, "may only contain letters, digits and _ . : @ - (starting with a letter or digit)");
+
+const tokenSchema = z.string().min(1, "must not be empty").max(8192, "must be at most 8192 characters");
+const isoDate = z.iso.datetime({ offset: true, error: "must be an ISO-8601 date-time, e.g. 2026-01-31T12:00:00Z" });
+
+/** Keys that would put a secret in the clear inside `meta`; secrets go in the encrypted fields instead. */
+const SECRET_META_KEY = /token|secret|password|credential/i;
+
+const metaSchema = z
+  .record(z.string().max(64), z.unknown())
+  .refine((meta) => JSON.stringify(meta).length <= 16_384, "must be at most 16 kB of JSON")
+  .superRefine((meta, ctx) => {
+    for (const key of Object.keys(meta)) {
+      if (SECRET_META_KEY.test(key)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: "looks like a secret: put tokens in accessToken/refreshToken, where they are stored encrypted",
+        });
+      }
+    }
+  });
+
+/** A channel as `channels.upsert` and `refresca channels import` take it. */
+export const channelInputSchema = z.strictObject({
+  tenantId: idSchema,
+  id: idSchema.optional(),
+  type: z.enum(PLATFORMS, { error: `must be one of ${PLATFORMS.join(", ")}` }),
+  displayName: z.string().trim().min(1, "must not be empty").max(200),
+  localName: z.string().trim().max(200).default(""),
+  accessToken: tokenSchema,
+  refreshToken: tokenSchema.optional(),
+  /** null: the token never expires. Absent: unknown, so the next refresh learns it. */
+  expiresAt: isoDate.nullable().optional(),
+  refreshTokenExpiresAt: isoDate.nullable().optional(),
+  meta: metaSchema.optional(),
+});
+export type ChannelInput = z.input<typeof channelInputSchema>;
+export type ParsedChannelInput = z.output<typeof channelInputSchema>;
+
+/** One readable sentence naming every offending field, e.g. `channelIds.3: must be a string`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => {
+      const path = issue.path.map(String).join(".");
+      if (issue.code === "unrecognized_keys") return `unknown field(s): ${issue.keys.map(shorten).join(", ")}`;
+      return path ? `${shorten(path)}: ${issue.message}` : issue.message;
+    })
+    .join("; ");
+}
+
+// Field names come from the caller: keep a hostile 10 kB key from being echoed whole.
+function shorten(text: string): string {
+  return text.length > 64 ? `${text.slice(0, 61)}...` : text;
+}

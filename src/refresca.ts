@@ -1,0 +1,117 @@
+import { Redis } from "ioredis";
+import { loadConfig, resolveEncryptionKeys } from "./config";
+import { createChannelOperations } from "./core/channels";
+import { parseKeyRing } from "./core/crypto";
+import { ChannelLock } from "./core/lock";
+import { createLogger, type Logger } from "./core/logger";
+import { createRefreshOperations } from "./core/operations";
+import { createProviders, DEFAULT_ENDPOINTS } from "./core/providers";
+import type { AppCredentials, PlatformEndpoints } from "./core/providers/types";
+import { ChannelRefresher } from "./core/refresh";
+import { openStore, type Store } from "./core/store";
+import { ensureEmbeddedPostgres } from "./core/store/embedded";
+
+export interface RefrescaOptions {
+  /** `postgres://…`. Unset: an embedded PostgreSQL kept in `dataDir`. @defaultValue env DATABASE_URL */
+  databaseUrl?: string;
+  /** Where the embedded PostgreSQL and the local key file live. @defaultValue env REFRESCA_DATA_DIR or "./data" */
+  dataDir?: string;
+  /** PostgreSQL schema holding Refresca's tables. @defaultValue "refresca" */
+  schema?: string;
+  /** @defaultValue env REDIS_URL or "redis://localhost:6379" */
+  redisUrl?: string;
+  /** Prefix of every Redis key Refresca writes (locks, queues). @defaultValue "refresca:" */
+  keyPrefix?: string;
+  /** `kid:base64` entries, comma-separated; the first encrypts. @defaultValue env REFRESCA_ENCRYPTION_KEYS */
+  encryptionKeys?: string;
+  /** App credentials per platform. @defaultValue from META_APP_ID, META_APP_SECRET, TIKTOK_CLIENT_KEY, … */
+  apps?: AppCredentials;
+  /** Platform base URLs (point them at the simulator in tests). @defaultValue the platforms' real APIs */
+  endpoints?: Partial<PlatformEndpoints>;
+  /** Deadline of one platform call. @defaultValue 10000 */
+  platformTimeoutMs?: number;
+  /** How many channels one batch refresh works on at once. @defaultValue 3 */
+  batchConcurrency?: number;
+  /** @defaultValue a pino logger at env LOG_LEVEL or "info" */
+  logger?: Logger;
+  /** Injected HTTP client for platform calls. @defaultValue globalThis.fetch */
+  fetch?: typeof fetch;
+  /** Where defaults come from. @defaultValue process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A running Refresca: the specification's operations, channel management, and its resources to close. */
+export type Refresca = Awaited<ReturnType<typeof createRefresca>>;
+
+/** Connects to PostgreSQL (starting the embedded one if needed) and Redis, and returns the operations. */
+export async function createRefresca(options: RefrescaOptions = {}) {
+  const config = loadConfig(options.env ?? process.env);
+  const logger = options.logger ?? createLogger({ level: config.logLevel, name: "refresca" });
+  const dataDir = options.dataDir ?? config.dataDir;
+  const databaseUrlOption = options.databaseUrl ?? config.databaseUrl;
+  const log = (msg: string) => logger.info(msg);
+
+  const embedded = databaseUrlOption ? undefined : await ensureEmbeddedPostgres({ dataDir, log });
+  const databaseUrl = databaseUrlOption ?? embedded!.url;
+  const encryptionKeys = await resolveEncryptionKeys(
+    { encryptionKeys: options.encryptionKeys ?? config.encryptionKeys, databaseUrl: databaseUrlOption, dataDir },
+    log,
+  );
+  const keyRing = parseKeyRing(encryptionKeys);
+  let store: Store | undefined;
+  let redis: Redis | undefined;
+  try {
+    store = await openStore({ url: databaseUrl, schema: options.schema });
+    redis = new Redis(options.redisUrl ?? config.redisUrl, {
+      // Operations answer QUEUE_UNAVAILABLE quickly instead of hanging while Redis is away.
+      maxRetriesPerRequest: 2,
+      lazyConnect: false,
+    });
+    redis.on("error", (error) => logger.debug({ err: error.message }, "redis connection error"));
+    const keyPrefix = options.keyPrefix ?? "refresca:";
+    const platformTimeoutMs = options.platformTimeoutMs ?? config.platformTimeoutMs;
+    const providers = createProviders({
+      ...DEFAULT_ENDPOINTS,
+      ...config.endpoints,
+      ...options.endpoints,
+      apps: options.apps ?? config.apps,
+      timeoutMs: platformTimeoutMs,
+      ...(options.fetch && { fetch: options.fetch }),
+    });
+    const refresher = new ChannelRefresher({
+      store,
+      redis,
+      keyPrefix,
+      keyRing,
+      // The lock outlives the platform call's deadline plus the save's retries, so a live owner never loses it.
+      lock: new ChannelLock(redis, keyPrefix, platformTimeoutMs + 15_000),
+      providerFor: (channel) => providers.forChannel(channel),
+      logger,
+    });
+    const operations = createRefreshOperations({
+      store,
+      refresher,
+      logger,
+      batchConcurrency: options.batchConcurrency ?? 3,
+    });
+    const openedStore = store;
+    const openedRedis = redis;
+    return {
+      ...operations,
+      channels: createChannelOperations({ store, keyRing, logger }),
+      /** Internals for the worker, the CLI and tests. */
+      internals: { store, redis, keyRing, refresher, logger, keyPrefix, databaseUrl },
+      /** Closes connections, and stops the embedded PostgreSQL if this instance started it. */
+      async close() {
+        await openedStore.close();
+        openedRedis.disconnect();
+        await embedded?.stop();
+      },
+    };
+  } catch (error) {
+    await store?.close();
+    redis?.disconnect();
+    await embedded?.stop();
+    throw error;
+  }
+}

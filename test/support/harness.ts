@@ -1,0 +1,135 @@
+import { Writable } from "node:stream";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { createLogger } from "../../src/core/logger";
+import type { Platform } from "../../src/core/types";
+import { createRefresca, type Refresca, type RefrescaOptions } from "../../src/refresca";
+import {
+  SIM_META_APP_ID,
+  SIM_META_APP_SECRET,
+  SIM_TIKTOK_CLIENT_KEY,
+  SIM_TIKTOK_CLIENT_SECRET,
+  startSimulator,
+  type Simulator,
+  type SimulatorOptions,
+} from "../../src/simulator";
+import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "../env";
+
+/** A fixed test key: tests must not depend on a key file on the machine. */
+export const TEST_KEYS = "test1:" + Buffer.alloc(32, 7).toString("base64");
+
+export interface Harness {
+  simulator: Simulator;
+  refresca: Refresca;
+  schema: string;
+  keyPrefix: string;
+  /** Everything Refresca logged, at debug level, one JSON line each. */
+  logs: string[];
+  /** A tenant id no other test uses. */
+  tenant(): string;
+  /** Mints tokens at the simulator and stores a channel holding them. */
+  addChannel(input: {
+    tenantId: string;
+    platform: Platform;
+    id?: string;
+    expiresInSeconds?: number;
+    neverExpires?: boolean;
+    meta?: Record<string, unknown>;
+    withoutRefreshToken?: boolean;
+  }): Promise<{ id: string; accessToken: string; refreshToken?: string }>;
+  sql<T extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<T[]>;
+  /** The options the harness's Refresca uses, for more instances (other processes) on the same schema. */
+  options: RefrescaOptions;
+  close(): Promise<void>;
+}
+
+export async function startHarness(
+  setup: { simulator?: SimulatorOptions; refresca?: Partial<RefrescaOptions> } = {},
+): Promise<Harness> {
+  const simulator = await startSimulator(setup.simulator);
+  const schema = uniqueName("t");
+  const keyPrefix = `${uniqueName("t")}:`;
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(...String(chunk).split("\n").filter(Boolean));
+      done();
+    },
+  });
+  const options: RefrescaOptions = {
+    databaseUrl: TEST_DATABASE_URL,
+    schema,
+    redisUrl: TEST_REDIS_URL,
+    keyPrefix,
+    encryptionKeys: TEST_KEYS,
+    endpoints: { metaGraphUrl: simulator.url, instagramGraphUrl: simulator.url, tiktokApiUrl: simulator.url },
+    apps: {
+      meta: { appId: SIM_META_APP_ID, appSecret: SIM_META_APP_SECRET },
+      tiktok: { clientKey: SIM_TIKTOK_CLIENT_KEY, clientSecret: SIM_TIKTOK_CLIENT_SECRET },
+    },
+    platformTimeoutMs: 3000,
+    env: {},
+    ...setup.refresca,
+  };
+  const refresca = await createRefresca({
+    logger: createLogger({ level: "debug", destination }),
+    ...options,
+  });
+  const pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 2, options: `-c search_path=${schema}` });
+
+  return {
+    simulator,
+    refresca,
+    schema,
+    keyPrefix,
+    logs,
+    options,
+    tenant: () => uniqueName("tenant"),
+    async addChannel(input) {
+      const tokens = await simulator.issue({
+        platform: input.platform,
+        ...(input.neverExpires ? { neverExpires: true } : { accessExpiresInSeconds: input.expiresInSeconds ?? 1800 }),
+        issuedAt: new Date(Date.now() - 2 * 86_400_000),
+      });
+      const refreshToken = input.withoutRefreshToken ? undefined : tokens.refreshToken;
+      const answer = await refresca.channels.upsert({
+        tenantId: input.tenantId,
+        ...(input.id && { id: input.id }),
+        type: input.platform,
+        displayName: `${input.platform} channel`,
+        localName: "@local",
+        accessToken: tokens.accessToken,
+        ...(refreshToken && { refreshToken }),
+        expiresAt: tokens.expiresAt,
+        ...(input.meta && { meta: input.meta }),
+      });
+      if (!answer.success) throw new Error(`addChannel: ${answer.error}`);
+      return { id: answer.channel.id, accessToken: tokens.accessToken, ...(refreshToken && { refreshToken }) };
+    },
+    async sql(text, values) {
+      return (await pool.query(text, values)).rows;
+    },
+    async close() {
+      await refresca.close();
+      await simulator.close();
+      await pool.query(`drop schema if exists "${schema}" cascade`);
+      await pool.end();
+      await deleteKeys(keyPrefix);
+    },
+  };
+}
+
+/** Removes every Redis key under a test's prefix. */
+export async function deleteKeys(prefix: string): Promise<void> {
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
