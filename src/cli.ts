@@ -2,6 +2,8 @@ import { readFile } from "node:fs/promises";
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, loadConfig } from "./config";
 import { generateKeySpec } from "./core/crypto";
+import { createLogger } from "./core/logger";
+import pino from "pino";
 import { createRefresca, type Refresca, type RefrescaOptions } from "./refresca";
 import { runDemo } from "./demo/cli-demo";
 import { startSimulator } from "./simulator";
@@ -19,8 +21,13 @@ function integer(name: string, min: number, max: number) {
   };
 }
 
+/** Logs go to stderr so that a command's own output (tables, JSON) stays clean on stdout. */
+function cliLogger() {
+  return createLogger({ level: loadConfig().logLevel, destination: pino.destination(2), name: "refresca" });
+}
+
 async function withRefresca<T>(work: (refresca: Refresca) => Promise<T>, options: RefrescaOptions = {}): Promise<T> {
-  const refresca = await createRefresca(options);
+  const refresca = await createRefresca({ logger: cliLogger(), ...options });
   try {
     return await work(refresca);
   } finally {
@@ -111,7 +118,7 @@ program
 program
   .command("demo")
   .description("Seed a demo tenant against the built-in simulator and refresh its tokens, showing each step.")
-  .action(() => runDemo(loadConfig()));
+  .action(() => runDemo(loadConfig(), cliLogger()));
 
 const keys = program.command("keys").description("Encryption keys.");
 keys
@@ -134,3 +141,5 @@ try {
     process.exitCode = 1;
   }
 }
+// The embedded server's exit hook ends the process with code 0 on its own: keep the code this command set.
+process.exit(process.exitCode ?? 0);

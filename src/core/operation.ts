@@ -3,8 +3,16 @@ import { ERROR_MESSAGES, RefreshError, failure, type Failure } from "./errors";
 import type { Logger } from "./logger";
 import { describeIssues } from "./validation";
 
-/** Errors of the services below us, recognised by their codes so that the answer can say which one is down. */
-const STORE_DOWN = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|57P01|57P03|08\d{3}|Connection terminated/;
+// SQLSTATE classes of a database that is down or refusing connections (08: connection exception, 57P: operator
+// intervention, 53: insufficient resources) and Node's network error codes.
+const STORE_DOWN = /^(08|57P|53)|^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE)$/;
+
+/** The errors down a `cause` chain: Drizzle wraps the driver's error (and its message carries the query's parameters). */
+function causes(error: unknown): Array<Error & { code?: string }> {
+  const chain: Array<Error & { code?: string }> = [];
+  for (let current = error; current instanceof Error && chain.length < 5; current = current.cause) chain.push(current);
+  return chain;
+}
 
 /**
  * Wraps one operation: parse the input with zod (nothing runs on bad input), run the body, and turn every
@@ -30,15 +38,17 @@ export function defineOperation<S extends z.ZodType, R extends object>(
 
 export function failureFor(error: unknown, operation: string, logger: Logger): Failure {
   if (error instanceof RefreshError) return failure(error.code, error.message);
-  const text = error instanceof Error ? `${error.message} ${(error as { code?: string }).code ?? ""}` : "";
-  if (/MaxRetriesPerRequest|Connection is closed|Redis/i.test(text)) {
-    logger.error({ operation, err: text }, "Redis is not reachable");
+  const chain = causes(error);
+  const root = chain.at(-1);
+  if (chain.some((e) => e.name === "MaxRetriesPerRequestError" || /Connection is closed|Redis/i.test(e.message))) {
+    logger.error({ operation, err: root?.message }, "Redis is not reachable");
     return failure("QUEUE_UNAVAILABLE");
   }
-  if (STORE_DOWN.test(text)) {
-    logger.error({ operation, err: text }, "PostgreSQL is not reachable");
+  if (chain.some((e) => typeof e.code === "string" && STORE_DOWN.test(e.code))) {
+    logger.error({ operation, code: root?.code, err: root?.message }, "PostgreSQL is not reachable");
     return failure("STORE_UNAVAILABLE");
   }
-  logger.error({ operation, err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, "operation failed");
+  // Only the innermost error is logged: outer wrappers may quote query parameters.
+  logger.error({ operation, err: root ? { name: root.name, message: root.message, code: root.code, stack: root.stack } : String(error) }, "operation failed");
   return failure("INTERNAL", ERROR_MESSAGES.INTERNAL);
 }

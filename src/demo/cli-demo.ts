@@ -1,4 +1,5 @@
 import type { RefrescaConfig } from "../config";
+import type { Logger } from "../core/logger";
 import { createRefresca } from "../refresca";
 import {
   SIM_META_APP_ID,
@@ -12,9 +13,10 @@ import { demoChannels } from "./seed";
 const TENANT = "demo";
 
 /** The command-line demo: the specification's complete example, run against the simulator on the embedded default. */
-export async function runDemo(config: RefrescaConfig): Promise<void> {
+export async function runDemo(config: RefrescaConfig, logger: Logger): Promise<void> {
   const simulator = await startSimulator({ port: 0, latencyMs: 80 });
   const refresca = await createRefresca({
+    logger,
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     redisUrl: config.redisUrl,

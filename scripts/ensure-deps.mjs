@@ -1,0 +1,11 @@
+// Installs the locked dependencies when they are missing or older than package-lock.json, so that the README's
+// two commands work on a fresh clone. Plain Node on purpose: it runs before any dependency exists.
+import { execSync } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+
+const installed = "node_modules/.package-lock.json";
+const stale = !existsSync(installed) || statSync(installed).mtimeMs < statSync("package-lock.json").mtimeMs;
+if (stale) {
+  console.error("Installing dependencies (npm ci)…");
+  execSync("npm ci --no-audit --no-fund", { stdio: "inherit" });
+}

@@ -1,0 +1,162 @@
+import path from "node:path";
+import { z } from "zod";
+import { loadOrCreateLocalKeyFile, parseKeyRing } from "./core/crypto";
+import type { AppCredentials, PlatformEndpoints } from "./core/providers/types";
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** The process configuration, read from the environment by the entry points only. */
+export interface RefrescaConfig {
+  /** Unset: an embedded PostgreSQL kept in `dataDir`. */
+  databaseUrl?: string;
+  /** @defaultValue "redis://localhost:6379" */
+  redisUrl: string;
+  /** Absolute. @defaultValue "./data" resolved against the working directory */
+  dataDir: string;
+  /** Validated `kid:base64` entries; unset is resolved by {@link resolveEncryptionKeys}. */
+  encryptionKeys?: string;
+  apps: AppCredentials;
+  endpoints: PlatformEndpoints;
+  /** @defaultValue "info" */
+  logLevel: (typeof LOG_LEVELS)[number];
+  /** @defaultValue 10000 */
+  platformTimeoutMs: number;
+}
+
+/** A configuration that cannot run; the message lists every bad variable and why, never a secret's value. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.length === 1 ? problems[0] : `Invalid configuration:\n- ${problems.join("\n- ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+// Messages are written here so zod never echoes a submitted value (URLs and keys carry secrets).
+const text = z.string();
+const urlWith = (name: string, schemes: string[]) =>
+  text.refine((value) => schemes.includes(safeUrl(value)?.protocol ?? ""), {
+    error: `${name} must be a ${schemes.map((s) => `${s}//`).join(" or ")} URL`,
+  });
+const httpUrl = (name: string) =>
+  urlWith(name, ["http:", "https:"]).transform((value) => value.replace(/\/+$/, ""));
+
+const schema = z
+  .object({
+    DATABASE_URL: urlWith("DATABASE_URL", ["postgres:", "postgresql:"]).optional(),
+    REDIS_URL: urlWith("REDIS_URL", ["redis:", "rediss:"]).default("redis://localhost:6379"),
+    REFRESCA_DATA_DIR: text.default("./data").transform((dir) => path.resolve(dir)),
+    REFRESCA_ENCRYPTION_KEYS: text.superRefine((spec, ctx) => {
+      try {
+        parseKeyRing(spec);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: (error as Error).message });
+      }
+    }).optional(),
+    META_APP_ID: text.optional(),
+    META_APP_SECRET: text.optional(),
+    TIKTOK_CLIENT_KEY: text.optional(),
+    TIKTOK_CLIENT_SECRET: text.optional(),
+    TIKTOK_APP_ID: text.optional(),
+    TIKTOK_APP_SECRET: text.optional(),
+    META_GRAPH_URL: httpUrl("META_GRAPH_URL").default("https://graph.facebook.com"),
+    META_GRAPH_VERSION: text
+      .regex(/^v\d+\.\d+$/, { error: "META_GRAPH_VERSION must look like v25.0" })
+      .default("v25.0"),
+    INSTAGRAM_GRAPH_URL: httpUrl("INSTAGRAM_GRAPH_URL").default("https://graph.instagram.com"),
+    TIKTOK_API_URL: httpUrl("TIKTOK_API_URL").default("https://open.tiktokapis.com"),
+    LOG_LEVEL: z.enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+    REFRESCA_PLATFORM_TIMEOUT_MS: text
+      .regex(/^\d+$/, { error: "REFRESCA_PLATFORM_TIMEOUT_MS must be a whole number of milliseconds" })
+      .transform(Number)
+      .pipe(
+        z.number().min(100, { error: "REFRESCA_PLATFORM_TIMEOUT_MS must be at least 100" })
+          .max(120_000, { error: "REFRESCA_PLATFORM_TIMEOUT_MS must be at most 120000" }),
+      )
+      .default(10_000),
+  })
+  .superRefine((env, ctx) => {
+    const pair = (a: string, b: string, aValue?: string, bValue?: string) => {
+      if (aValue !== undefined && bValue === undefined) {
+        ctx.addIssue({ code: "custom", path: [b], message: `${b} is missing: ${a} is set, and the two go together` });
+      }
+      if (bValue !== undefined && aValue === undefined) {
+        ctx.addIssue({ code: "custom", path: [a], message: `${a} is missing: ${b} is set, and the two go together` });
+      }
+    };
+    pair("META_APP_ID", "META_APP_SECRET", env.META_APP_ID, env.META_APP_SECRET);
+    const tiktokClient = env.TIKTOK_CLIENT_KEY !== undefined || env.TIKTOK_CLIENT_SECRET !== undefined;
+    const tiktokApp = env.TIKTOK_APP_ID !== undefined || env.TIKTOK_APP_SECRET !== undefined;
+    if (tiktokClient && tiktokApp) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["TIKTOK_APP_ID"],
+        message: "TIKTOK_APP_ID/TIKTOK_APP_SECRET are alternate names of TIKTOK_CLIENT_KEY/TIKTOK_CLIENT_SECRET: set one pair only",
+      });
+    } else if (tiktokApp) {
+      pair("TIKTOK_APP_ID", "TIKTOK_APP_SECRET", env.TIKTOK_APP_ID, env.TIKTOK_APP_SECRET);
+    } else {
+      pair("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET", env.TIKTOK_CLIENT_KEY, env.TIKTOK_CLIENT_SECRET);
+    }
+  });
+
+function safeUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Validates the environment once, at a process's start; throws a ConfigError naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): RefrescaConfig {
+  // Empty (or blank) counts as unset, as in most .env tooling.
+  const input = Object.fromEntries(
+    Object.keys(schema.shape)
+      .map((name) => [name, env[name]] as const)
+      .filter(([, value]) => value !== undefined && value.trim() !== ""),
+  );
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => issue.message));
+  }
+  const e = parsed.data;
+  const tiktokKey = e.TIKTOK_CLIENT_KEY ?? e.TIKTOK_APP_ID;
+  const tiktokSecret = e.TIKTOK_CLIENT_SECRET ?? e.TIKTOK_APP_SECRET;
+  const apps: AppCredentials = {};
+  if (e.META_APP_ID && e.META_APP_SECRET) apps.meta = { appId: e.META_APP_ID, appSecret: e.META_APP_SECRET };
+  if (tiktokKey && tiktokSecret) apps.tiktok = { clientKey: tiktokKey, clientSecret: tiktokSecret };
+  const config: RefrescaConfig = {
+    redisUrl: e.REDIS_URL,
+    dataDir: e.REFRESCA_DATA_DIR,
+    apps,
+    endpoints: {
+      metaGraphUrl: e.META_GRAPH_URL,
+      metaGraphVersion: e.META_GRAPH_VERSION,
+      instagramGraphUrl: e.INSTAGRAM_GRAPH_URL,
+      tiktokApiUrl: e.TIKTOK_API_URL,
+    },
+    logLevel: e.LOG_LEVEL,
+    platformTimeoutMs: e.REFRESCA_PLATFORM_TIMEOUT_MS,
+  };
+  if (e.DATABASE_URL) config.databaseUrl = e.DATABASE_URL;
+  if (e.REFRESCA_ENCRYPTION_KEYS) config.encryptionKeys = e.REFRESCA_ENCRYPTION_KEYS;
+  return config;
+}
+
+/**
+ * The key ring spec to use: the configured keys; else, for the embedded default only, a local key file.
+ * A production database (DATABASE_URL) without keys refuses to start rather than invent a key nobody backs up.
+ */
+export async function resolveEncryptionKeys(
+  config: Pick<RefrescaConfig, "encryptionKeys" | "databaseUrl" | "dataDir">,
+  log: (msg: string) => void,
+): Promise<string> {
+  if (config.encryptionKeys) return config.encryptionKeys;
+  if (!config.databaseUrl) return loadOrCreateLocalKeyFile(config.dataDir, log);
+  throw new ConfigError([
+    "REFRESCA_ENCRYPTION_KEYS is required when DATABASE_URL is set: production refuses to start without an encryption key. " +
+      "Make one with `npx refresca keys generate` or " +
+      `\`node -e "console.log('k1:'+require('crypto').randomBytes(32).toString('base64'))"\`, ` +
+      "then set REFRESCA_ENCRYPTION_KEYS=<its output> (keep it secret and backed up).",
+  ]);
+}

@@ -1,0 +1,165 @@
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, test } from "vitest";
+import { ConfigError, loadConfig, resolveEncryptionKeys } from "../src/config";
+import { generateKeySpec, parseKeyRing } from "../src/core/crypto";
+
+function problemsOf(env: NodeJS.ProcessEnv): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error("loadConfig accepted an invalid environment");
+}
+
+describe("loadConfig", () => {
+  test("defaults", () => {
+    expect(loadConfig({})).toEqual({
+      redisUrl: "redis://localhost:6379",
+      dataDir: path.resolve("./data"),
+      apps: {},
+      endpoints: {
+        metaGraphUrl: "https://graph.facebook.com",
+        metaGraphVersion: "v25.0",
+        instagramGraphUrl: "https://graph.instagram.com",
+        tiktokApiUrl: "https://open.tiktokapis.com",
+      },
+      logLevel: "info",
+      platformTimeoutMs: 10_000,
+    });
+  });
+
+  test("reads every variable, resolves the data folder and trims trailing slashes of base URLs", () => {
+    const keys = generateKeySpec("k1");
+    const config = loadConfig({
+      DATABASE_URL: "postgresql://u:p@db:5432/refresca",
+      REDIS_URL: "rediss://:pw@redis:6380",
+      REFRESCA_DATA_DIR: "relative/dir",
+      REFRESCA_ENCRYPTION_KEYS: keys,
+      META_APP_ID: "123",
+      META_APP_SECRET: "meta-secret",
+      TIKTOK_CLIENT_KEY: "ck",
+      TIKTOK_CLIENT_SECRET: "tiktok-secret",
+      META_GRAPH_URL: "http://127.0.0.1:4000/meta/",
+      META_GRAPH_VERSION: "v24.0",
+      INSTAGRAM_GRAPH_URL: "http://127.0.0.1:4000/ig",
+      TIKTOK_API_URL: "http://127.0.0.1:4000/tiktok",
+      LOG_LEVEL: "debug",
+      REFRESCA_PLATFORM_TIMEOUT_MS: "2500",
+    });
+    expect(config).toMatchObject({
+      databaseUrl: "postgresql://u:p@db:5432/refresca",
+      redisUrl: "rediss://:pw@redis:6380",
+      dataDir: path.resolve("relative/dir"),
+      encryptionKeys: keys,
+      apps: { meta: { appId: "123", appSecret: "meta-secret" }, tiktok: { clientKey: "ck", clientSecret: "tiktok-secret" } },
+      endpoints: { metaGraphUrl: "http://127.0.0.1:4000/meta", metaGraphVersion: "v24.0" },
+      logLevel: "debug",
+      platformTimeoutMs: 2500,
+    });
+  });
+
+  test("empty strings count as unset", () => {
+    expect(loadConfig({ DATABASE_URL: "", REDIS_URL: "", META_APP_ID: "", LOG_LEVEL: " " })).toMatchObject({
+      redisUrl: "redis://localhost:6379",
+      apps: {},
+      logLevel: "info",
+    });
+    expect(loadConfig({ DATABASE_URL: "" }).databaseUrl).toBeUndefined();
+  });
+
+  test.each([
+    ["DATABASE_URL", "mysql://root:hunter2@db/x", /DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL/],
+    ["REDIS_URL", "http://:hunter2@redis", /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
+    ["META_GRAPH_URL", "ftp://x", /META_GRAPH_URL must be a http:\/\/ or https:\/\/ URL/],
+    ["INSTAGRAM_GRAPH_URL", "not a url", /INSTAGRAM_GRAPH_URL must be/],
+    ["TIKTOK_API_URL", "localhost:4000", /TIKTOK_API_URL must be/],
+    ["META_GRAPH_VERSION", "latest", /META_GRAPH_VERSION must look like v25.0/],
+    ["LOG_LEVEL", "verbose", /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/],
+    ["REFRESCA_PLATFORM_TIMEOUT_MS", "10s", /REFRESCA_PLATFORM_TIMEOUT_MS must be a whole number/],
+    ["REFRESCA_PLATFORM_TIMEOUT_MS", "99", /REFRESCA_PLATFORM_TIMEOUT_MS must be at least 100/],
+    ["REFRESCA_PLATFORM_TIMEOUT_MS", "120001", /REFRESCA_PLATFORM_TIMEOUT_MS must be at most 120000/],
+    ["REFRESCA_ENCRYPTION_KEYS", "k1:c2hvcnQ=", /REFRESCA_ENCRYPTION_KEYS entry 1: key "k1" is 5 bytes, expected 32/],
+  ])("names %s when it is %j, without echoing the value", (name, value, message) => {
+    const text = problemsOf({ [name]: value });
+    expect(text).toMatch(message);
+    expect(text).not.toContain(value);
+  });
+
+  test("lists every bad variable at once", () => {
+    const text = problemsOf({ DATABASE_URL: "mysql://x", LOG_LEVEL: "loud", META_GRAPH_VERSION: "v25" });
+    expect(text).toMatch(/DATABASE_URL/);
+    expect(text).toMatch(/LOG_LEVEL/);
+    expect(text).toMatch(/META_GRAPH_VERSION/);
+  });
+
+  test("Meta app credentials are both or neither, naming the missing one, never the secret", () => {
+    expect(problemsOf({ META_APP_ID: "123" })).toMatch(/^META_APP_SECRET is missing: META_APP_ID is set/);
+    const text = problemsOf({ META_APP_SECRET: "s3cr3t-meta" });
+    expect(text).toMatch(/^META_APP_ID is missing/);
+    expect(text).not.toContain("s3cr3t-meta");
+  });
+
+  test("TikTok credentials are both or neither, under either pair of names", () => {
+    expect(problemsOf({ TIKTOK_CLIENT_KEY: "ck" })).toMatch(/^TIKTOK_CLIENT_SECRET is missing/);
+    expect(problemsOf({ TIKTOK_CLIENT_SECRET: "s3cr3t" })).toMatch(/^TIKTOK_CLIENT_KEY is missing/);
+    expect(problemsOf({ TIKTOK_APP_ID: "id" })).toMatch(/^TIKTOK_APP_SECRET is missing/);
+    expect(problemsOf({ TIKTOK_APP_SECRET: "s3cr3t" })).toMatch(/^TIKTOK_APP_ID is missing/);
+    expect(problemsOf({ TIKTOK_CLIENT_KEY: "ck", TIKTOK_APP_SECRET: "s3cr3t" })).toMatch(/set one pair only/);
+    expect(loadConfig({ TIKTOK_APP_ID: "id", TIKTOK_APP_SECRET: "s" }).apps).toEqual({
+      tiktok: { clientKey: "id", clientSecret: "s" },
+    });
+  });
+});
+
+describe("resolveEncryptionKeys", () => {
+  const dirs: string[] = [];
+  afterEach(async () => {
+    await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+  const tempDir = async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "refresca-config-"));
+    dirs.push(dir);
+    return dir;
+  };
+
+  test("configured keys win", async () => {
+    const keys = generateKeySpec("k1");
+    const config = loadConfig({ REFRESCA_ENCRYPTION_KEYS: keys, DATABASE_URL: "postgres://db/x" });
+    await expect(resolveEncryptionKeys(config, () => {})).resolves.toBe(keys);
+  });
+
+  test("embedded default without keys creates a 0600 key file once, says so, and reuses it", async () => {
+    const dataDir = path.join(await tempDir(), "nested", "data");
+    const messages: string[] = [];
+    const config = loadConfig({ REFRESCA_DATA_DIR: dataDir });
+    const first = await resolveEncryptionKeys(config, (msg) => messages.push(msg));
+    const file = path.join(dataDir, "encryption-keys");
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toContain(`Created a local encryption key at ${file}`);
+    expect(messages[0]).not.toContain(first.split(":")[1]);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect((await readFile(file, "utf8")).trim()).toBe(first);
+    expect(parseKeyRing(first).keyIds).toHaveLength(1);
+    expect(await resolveEncryptionKeys(config, (msg) => messages.push(msg))).toBe(first);
+    expect(messages).toHaveLength(1);
+  });
+
+  test("concurrent first runs agree on one key", async () => {
+    const config = loadConfig({ REFRESCA_DATA_DIR: await tempDir() });
+    const specs = await Promise.all(Array.from({ length: 5 }, () => resolveEncryptionKeys(config, () => {})));
+    expect(new Set(specs).size).toBe(1);
+  });
+
+  test("a production database without keys refuses to start and says how to make one", async () => {
+    const config = loadConfig({ DATABASE_URL: "postgres://db/refresca", REFRESCA_DATA_DIR: await tempDir() });
+    const attempt = resolveEncryptionKeys(config, () => {});
+    await expect(attempt).rejects.toBeInstanceOf(ConfigError);
+    await expect(attempt).rejects.toThrow(/REFRESCA_ENCRYPTION_KEYS is required when DATABASE_URL is set/);
+    await expect(attempt).rejects.toThrow(/npx refresca keys generate/);
+    await expect(attempt).rejects.toThrow(/randomBytes\(32\)/);
+  });
+});
