@@ -11,7 +11,7 @@ let dataDir: string;
 
 /** The CLI as a user runs it: no DATABASE_URL, so the embedded PostgreSQL in the data folder. */
 async function refresca(args: string[]) {
-  const env = { ...process.env, REFRESCA_DATA_DIR: dataDir, REDIS_URL: TEST_REDIS_URL, LOG_LEVEL: "info" };
+  const env: NodeJS.ProcessEnv = { ...process.env, REFRESCA_DATA_DIR: dataDir, REDIS_URL: TEST_REDIS_URL, LOG_LEVEL: "info" };
   delete env.DATABASE_URL;
   delete env.REFRESCA_ENCRYPTION_KEYS;
   try {

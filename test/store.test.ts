@@ -135,7 +135,7 @@ describe.each(servers)("store on %s", (_name, start) => {
     const other = uniqueName("t");
     await store.channels.upsert(write(tenantId, "shared-id", minutes(30)));
     await store.channels.upsert(write(other, "shared-id", minutes(30)));
-    expect(await store.channels.remove(other, "shared-id")).toBe(true);
+    expect(await store.channels.remove(other, "shared-id")).toMatchObject({ tenantId: other, id: "shared-id" });
     expect(await store.channels.find(other, "shared-id")).toBeNull();
     expect(await store.channels.find(tenantId, "shared-id")).not.toBeNull();
     expect((await store.channels.list(tenantId)).map((c) => c.id)).toEqual(["shared-id"]);

@@ -136,7 +136,7 @@ export function createChannelOperations(deps: { store: Store; keyRing: KeyRing; 
     remove: defineOperation("channels.remove", channelRef, logger, async (input) => {
       const removed = await store.channels.remove(input.tenantId, input.channelId);
       if (!removed) return failure("NOT_FOUND", "No channel with this id in this tenant.");
-      return { success: true as const, removed };
+      return { success: true as const, removed: true };
     }),
   };
 }

@@ -273,7 +273,8 @@ export class ChannelRefresher {
     await this.deps.store.channels.saveFailure(
       row.tenantId,
       row.id,
-      { code: error.code, message: error.message, needsReauth: REAUTH_CODES.has(error.code) },
+      // Rejected app credentials are a configuration problem, not the channel's: it stays active.
+      { code: error.code, message: error.message, needsReauth: REAUTH_CODES.has(error.code) && error.details?.credentials !== "app" },
       {
         jobId: options.jobId ?? null,
         trigger: options.trigger,

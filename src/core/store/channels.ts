@@ -121,12 +121,13 @@ export class ChannelRepository {
     return rows.map(toChannel);
   }
 
-  async remove(tenantId: string, id: string): Promise<boolean> {
-    const rows = await this.db
+  /** Removes the channel; resolves to what it was (for cleaning up its queued jobs), or null if there was none. */
+  async remove(tenantId: string, id: string): Promise<Channel | null> {
+    const [row] = await this.db
       .delete(channels)
       .where(and(eq(channels.tenantId, tenantId), eq(channels.id, id)))
-      .returning({ id: channels.id });
-    return rows.length > 0;
+      .returning();
+    return row ? toChannel(row) : null;
   }
 
   /** Marks a refresh of a rotating platform as in flight, so a crash before the save is found later. */
@@ -236,6 +237,40 @@ export class ExpiryQueries {
         order by expires_at asc
         limit $3`,
       [tenantId, until, limit],
+    );
+    return rows;
+  }
+
+  /** One page of the same question, for sweeps over tenants with many channels (keyset pagination). */
+  async needingRefreshPage(
+    tenantId: string,
+    until: Date,
+    after: { expiresAt: Date; id: string } | null,
+    limit: number,
+  ): Promise<ExpiringChannelRow[]> {
+    const { rows } = await this.pool.query<ExpiringChannelRow>(
+      `select id, type, display_name as "displayName", local_name as "localName",
+              expires_at as "expiresAt", has_refresh_token as "hasRefreshToken"
+         from channels
+        where tenant_id = $1 and expires_at <= $2 and status = 'active'
+          and ($3::timestamptz is null or (expires_at, id) > ($3::timestamptz, $4::text))
+        order by expires_at asc, id asc
+        limit $5`,
+      [tenantId, until, after?.expiresAt ?? null, after?.id ?? null, limit],
+    );
+    return rows;
+  }
+
+  /** Every active channel with an expiry, page by page: what the queue's expiry-driven jobs are rebuilt from. */
+  async expiringPage(after: { tenantId: string; id: string } | null, limit: number) {
+    const { rows } = await this.pool.query<{ tenantId: string; id: string; type: string; expiresAt: Date }>(
+      `select tenant_id as "tenantId", id, type, expires_at as "expiresAt"
+         from channels
+        where status = 'active' and expires_at is not null
+          and ($1::text is null or (tenant_id, id) > ($1::text, $2::text))
+        order by tenant_id, id
+        limit $3`,
+      [after?.tenantId ?? null, after?.id ?? null, limit],
     );
     return rows;
   }

@@ -1,6 +1,7 @@
 import { ChannelRepository, ExpiryQueries } from "./channels";
 import { connect, runMigrations, type Connection, type DatabaseOptions } from "./database";
 import { EventRepository } from "./events";
+import { ScheduleRepository } from "./schedules";
 import { TenantRepository } from "./tenants";
 
 export type { ChannelRow, RefreshEventRow, RefreshScheduleRow } from "./schema";
@@ -14,6 +15,7 @@ export interface Store {
   tenants: TenantRepository;
   expiry: ExpiryQueries;
   events: EventRepository;
+  schedules: ScheduleRepository;
   close(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ export async function openStore(options: DatabaseOptions & { migrate?: boolean }
     tenants: new TenantRepository(connection.db),
     expiry: new ExpiryQueries(connection.pool),
     events: new EventRepository(connection.db),
+    schedules: new ScheduleRepository(connection.db),
     close: () => connection.close(),
   };
 }
