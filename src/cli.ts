@@ -120,6 +120,40 @@ program
   .description("Seed a demo tenant against the built-in simulator and refresh its tokens, showing each step.")
   .action(() => runDemo(loadConfig(), cliLogger()));
 
+/**
+ * Runs workers until SIGTERM or SIGINT, then shuts down gracefully: stop taking jobs, let active ones finish within
+ * REFRESCA_SHUTDOWN_TIMEOUT_MS, close connections, stop the embedded PostgreSQL if this process started it.
+ */
+async function runWorker(kind: "worker" | "start") {
+  const config = loadConfig();
+  const logger = cliLogger();
+  const refresca = await createRefresca({ logger });
+  // Starting the embedded server installs a signal hook that exits as soon as the server is stopped; this process
+  // shuts down in its own order instead (jobs first, database last).
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(signal);
+  await refresca.startWorker();
+  const metricsServer =
+    config.worker.metricsPort !== undefined ? await refresca.metrics.serve(config.worker.metricsPort) : undefined;
+  if (metricsServer) logger.info({ port: config.worker.metricsPort }, "metrics served on /metrics");
+  logger.info({ kind, database: config.databaseUrl ? "DATABASE_URL" : `embedded in ${config.dataDir}` }, "Refresca is running");
+  const signal = await new Promise<string>((resolve) => {
+    for (const name of ["SIGINT", "SIGTERM", "SIGHUP"]) process.once(name, () => resolve(name));
+  });
+  logger.info({ signal }, "shutting down");
+  metricsServer?.close();
+  await refresca.close();
+}
+
+program
+  .command("worker")
+  .description("Process refresh and sweep jobs (run any number, on any machines, against one PostgreSQL and Redis).")
+  .action(() => runWorker("worker"));
+
+program
+  .command("start")
+  .description("Start Refresca: the embedded PostgreSQL when DATABASE_URL is unset, then the worker.")
+  .action(() => runWorker("start"));
+
 const keys = program.command("keys").description("Encryption keys.");
 keys
   .command("generate")

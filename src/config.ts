@@ -21,6 +21,14 @@ export interface RefrescaConfig {
   logLevel: (typeof LOG_LEVELS)[number];
   /** @defaultValue 10000 */
   platformTimeoutMs: number;
+  /** PostgreSQL schema of the tables (REFRESCA_DB_SCHEMA). @defaultValue "refresca" */
+  schema: string;
+  /** Prefix of every Redis key (REFRESCA_KEY_PREFIX). @defaultValue "refresca:" */
+  keyPrefix: string;
+  /** Job retries and retention (REFRESCA_JOB_ATTEMPTS, REFRESCA_JOB_BACKOFF_MS, REFRESCA_KEEP_COMPLETED, REFRESCA_KEEP_FAILED). */
+  queue: { attempts: number; backoffMs: number; keepCompleted: number; keepFailed: number };
+  /** The worker process (REFRESCA_WORKER_CONCURRENCY, REFRESCA_LOCK_DURATION_MS, REFRESCA_SHUTDOWN_TIMEOUT_MS, METRICS_PORT). */
+  worker: { concurrency: number; lockDurationMs: number; shutdownTimeoutMs: number; metricsPort?: number };
 }
 
 /** A configuration that cannot run; the message lists every bad variable and why, never a secret's value. */
@@ -39,6 +47,13 @@ const urlWith = (name: string, schemes: string[]) =>
   });
 const httpUrl = (name: string) =>
   urlWith(name, ["http:", "https:"]).transform((value) => value.replace(/\/+$/, ""));
+
+/** A whole number from the environment, with the variable's name in every message. */
+const wholeNumber = (name: string, min: number, max: number) =>
+  text
+    .regex(/^\d+$/, { error: `${name} must be a whole number` })
+    .transform(Number)
+    .pipe(z.number().min(min, { error: `${name} must be at least ${min}` }).max(max, { error: `${name} must be at most ${max}` }));
 
 const schema = z
   .object({
@@ -73,6 +88,20 @@ const schema = z
           .max(120_000, { error: "REFRESCA_PLATFORM_TIMEOUT_MS must be at most 120000" }),
       )
       .default(10_000),
+    REFRESCA_WORKER_CONCURRENCY: wholeNumber("REFRESCA_WORKER_CONCURRENCY", 1, 500).default(3),
+    REFRESCA_JOB_ATTEMPTS: wholeNumber("REFRESCA_JOB_ATTEMPTS", 1, 20).default(3),
+    REFRESCA_JOB_BACKOFF_MS: wholeNumber("REFRESCA_JOB_BACKOFF_MS", 100, 3_600_000).default(2000),
+    REFRESCA_KEEP_COMPLETED: wholeNumber("REFRESCA_KEEP_COMPLETED", 0, 100_000).default(10),
+    REFRESCA_KEEP_FAILED: wholeNumber("REFRESCA_KEEP_FAILED", 0, 100_000).default(50),
+    REFRESCA_LOCK_DURATION_MS: wholeNumber("REFRESCA_LOCK_DURATION_MS", 1000, 600_000).default(30_000),
+    REFRESCA_SHUTDOWN_TIMEOUT_MS: wholeNumber("REFRESCA_SHUTDOWN_TIMEOUT_MS", 0, 600_000).default(25_000),
+    METRICS_PORT: wholeNumber("METRICS_PORT", 0, 65_535).optional(),
+    REFRESCA_DB_SCHEMA: text
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "REFRESCA_DB_SCHEMA must be lowercase letters, digits and _ (at most 63)" })
+      .default("refresca"),
+    REFRESCA_KEY_PREFIX: text
+      .regex(/^[A-Za-z0-9_.-]{1,64}:$/, { error: "REFRESCA_KEY_PREFIX must be letters, digits, _ . - ending with a colon, e.g. refresca:" })
+      .default("refresca:"),
   })
   .superRefine((env, ctx) => {
     const pair = (a: string, b: string, aValue?: string, bValue?: string) => {
@@ -137,6 +166,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RefrescaConfig
     },
     logLevel: e.LOG_LEVEL,
     platformTimeoutMs: e.REFRESCA_PLATFORM_TIMEOUT_MS,
+    schema: e.REFRESCA_DB_SCHEMA,
+    keyPrefix: e.REFRESCA_KEY_PREFIX,
+    queue: {
+      attempts: e.REFRESCA_JOB_ATTEMPTS,
+      backoffMs: e.REFRESCA_JOB_BACKOFF_MS,
+      keepCompleted: e.REFRESCA_KEEP_COMPLETED,
+      keepFailed: e.REFRESCA_KEEP_FAILED,
+    },
+    worker: {
+      concurrency: e.REFRESCA_WORKER_CONCURRENCY,
+      lockDurationMs: e.REFRESCA_LOCK_DURATION_MS,
+      shutdownTimeoutMs: e.REFRESCA_SHUTDOWN_TIMEOUT_MS,
+      ...(e.METRICS_PORT !== undefined && { metricsPort: e.METRICS_PORT }),
+    },
   };
   if (e.DATABASE_URL) config.databaseUrl = e.DATABASE_URL;
   if (e.REFRESCA_ENCRYPTION_KEYS) config.encryptionKeys = e.REFRESCA_ENCRYPTION_KEYS;

@@ -10,6 +10,11 @@ import type { AppCredentials, PlatformEndpoints } from "./core/providers/types";
 import { ChannelRefresher } from "./core/refresh";
 import { openStore, type Store } from "./core/store";
 import { ensureEmbeddedPostgres } from "./core/store/embedded";
+import { Metrics } from "./core/metrics";
+import { RefreshQueue } from "./core/queue/queue";
+import { createQueueOperations } from "./core/queue/operations";
+import { DEFAULT_QUEUE_SETTINGS, type QueueSettings } from "./core/queue/settings";
+import { DEFAULT_WORKER_OPTIONS, RefreshWorker, type WorkerOptions } from "./core/queue/worker";
 
 export interface RefrescaOptions {
   /** `postgres://…`. Unset: an embedded PostgreSQL kept in `dataDir`. @defaultValue env DATABASE_URL */
@@ -36,6 +41,8 @@ export interface RefrescaOptions {
   logger?: Logger;
   /** Injected HTTP client for platform calls. @defaultValue globalThis.fetch */
   fetch?: typeof fetch;
+  /** Job retries, retention and timing. @defaultValue DEFAULT_QUEUE_SETTINGS, overridden by the REFRESCA_JOB_* variables */
+  queue?: Partial<QueueSettings>;
   /** Where defaults come from. @defaultValue process.env */
   env?: NodeJS.ProcessEnv;
 }
@@ -61,14 +68,14 @@ export async function createRefresca(options: RefrescaOptions = {}) {
   let store: Store | undefined;
   let redis: Redis | undefined;
   try {
-    store = await openStore({ url: databaseUrl, schema: options.schema });
+    store = await openStore({ url: databaseUrl, schema: options.schema ?? config.schema });
     redis = new Redis(options.redisUrl ?? config.redisUrl, {
       // Operations answer QUEUE_UNAVAILABLE quickly instead of hanging while Redis is away.
       maxRetriesPerRequest: 2,
       lazyConnect: false,
     });
     redis.on("error", (error) => logger.debug({ err: error.message }, "redis connection error"));
-    const keyPrefix = options.keyPrefix ?? "refresca:";
+    const keyPrefix = options.keyPrefix ?? config.keyPrefix;
     const platformTimeoutMs = options.platformTimeoutMs ?? config.platformTimeoutMs;
     const providers = createProviders({
       ...DEFAULT_ENDPOINTS,
@@ -78,6 +85,8 @@ export async function createRefresca(options: RefrescaOptions = {}) {
       timeoutMs: platformTimeoutMs,
       ...(options.fetch && { fetch: options.fetch }),
     });
+    const queue = new RefreshQueue(redis, keyPrefix, { ...DEFAULT_QUEUE_SETTINGS, ...config.queue, ...options.queue });
+    const metrics = new Metrics(queue);
     const refresher = new ChannelRefresher({
       store,
       redis,
@@ -87,6 +96,11 @@ export async function createRefresca(options: RefrescaOptions = {}) {
       lock: new ChannelLock(redis, keyPrefix, platformTimeoutMs + 15_000),
       providerFor: (channel) => providers.forChannel(channel),
       logger,
+      lifecycle: {
+        refreshed: (channel, previousExpiresAt) => queue.scheduleExpiryRefresh(channel, previousExpiresAt),
+        flagged: (channel) => queue.removeChannelJobs(channel.tenantId, channel.id, channel.expiresAt),
+      },
+      observeAttempt: metrics.observeAttempt,
     });
     const operations = createRefreshOperations({
       store,
@@ -96,13 +110,37 @@ export async function createRefresca(options: RefrescaOptions = {}) {
     });
     const openedStore = store;
     const openedRedis = redis;
+    const redisUrl = options.redisUrl ?? config.redisUrl;
+    const workers: RefreshWorker[] = [];
     return {
       ...operations,
-      channels: createChannelOperations({ store, keyRing, logger }),
+      ...createQueueOperations({ store, queue, logger }),
+      channels: createChannelOperations({
+        store,
+        keyRing,
+        logger,
+        hooks: {
+          saved: (channel) => queue.scheduleExpiryRefresh(channel),
+          removed: (channel) => queue.removeChannelJobs(channel.tenantId, channel.id, channel.expiresAt),
+        },
+      }),
+      metrics,
+      /** Starts processing refresh and sweep jobs in this process; `close()` stops it too. */
+      async startWorker(workerOptions: Partial<WorkerOptions> = {}) {
+        const worker = new RefreshWorker(
+          { redisUrl, store: openedStore, queue, refresher, logger, metrics },
+          { ...DEFAULT_WORKER_OPTIONS, ...config.worker, ...workerOptions },
+        );
+        workers.push(worker);
+        await worker.start();
+        return worker;
+      },
       /** Internals for the worker, the CLI and tests. */
-      internals: { store, redis, keyRing, refresher, logger, keyPrefix, databaseUrl },
-      /** Closes connections, and stops the embedded PostgreSQL if this instance started it. */
+      internals: { store, redis, keyRing, refresher, queue, logger, keyPrefix, databaseUrl },
+      /** Stops workers, closes connections, and stops the embedded PostgreSQL if this instance started it. */
       async close() {
+        await Promise.all(workers.map((worker) => worker.close()));
+        await queue.close();
         await openedStore.close();
         openedRedis.disconnect();
         await embedded?.stop();

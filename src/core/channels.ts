@@ -70,8 +70,22 @@ const listInput = z.strictObject({
 });
 
 /** Adding, reading and removing channels; tokens are encrypted before they reach the store. */
-export function createChannelOperations(deps: { store: Store; keyRing: KeyRing; logger: Logger }) {
-  const { store, keyRing, logger } = deps;
+export interface ChannelHooks {
+  /** A channel was created or reconnected: plan its expiry-driven refresh. */
+  saved(channel: Channel): Promise<void>;
+  /** A channel was removed: drop its planned refreshes. */
+  removed(channel: Channel): Promise<void>;
+}
+
+export function createChannelOperations(deps: { store: Store; keyRing: KeyRing; logger: Logger; hooks?: ChannelHooks }) {
+  const { store, keyRing, logger, hooks } = deps;
+  const notify = async (hook: (() => Promise<void>) | undefined) => {
+    try {
+      await hook?.();
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, "could not update the channel's planned refreshes");
+    }
+  };
 
   async function save(input: ParsedChannelInput) {
     const id = input.id ?? `ch_${randomUUID().replaceAll("-", "")}`;
@@ -96,6 +110,7 @@ export function createChannelOperations(deps: { store: Store; keyRing: KeyRing; 
             : new Date(input.refreshTokenExpiresAt),
       hasRefreshToken: canRefresh(input.type, input.refreshToken),
     });
+    await notify(hooks && (() => hooks.saved(channel)));
     return toChannelView(channel);
   }
 
@@ -136,6 +151,7 @@ export function createChannelOperations(deps: { store: Store; keyRing: KeyRing; 
     remove: defineOperation("channels.remove", channelRef, logger, async (input) => {
       const removed = await store.channels.remove(input.tenantId, input.channelId);
       if (!removed) return failure("NOT_FOUND", "No channel with this id in this tenant.");
+      await notify(hooks && (() => hooks.removed(removed)));
       return { success: true as const, removed: true };
     }),
   };

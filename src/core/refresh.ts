@@ -42,6 +42,17 @@ export type RefreshOutcome =
       httpStatus?: number;
     };
 
+/** What the rest of the system does when a channel's refresh state changes (the queue plans the next refresh). */
+export interface ChannelLifecycle {
+  /** A refresh saved new tokens: plan the next one from the new expiry. */
+  refreshed(channel: Channel, previousExpiresAt: Date | null): Promise<void>;
+  /** The channel needs reconnecting: drop its planned refreshes. */
+  flagged(channel: Pick<Channel, "tenantId" | "id" | "expiresAt">): Promise<void>;
+}
+
+/** Observes every attempt that reached a platform (metrics). */
+export type AttemptObserver = (attempt: { platform: string; outcome: string; durationMs: number }) => void;
+
 export interface RefreshDependencies {
   store: Store;
   redis: Redis;
@@ -50,6 +61,8 @@ export interface RefreshDependencies {
   lock: ChannelLock;
   providerFor(channel: Pick<Channel, "type" | "meta">): PlatformProvider;
   logger: Logger;
+  lifecycle?: ChannelLifecycle;
+  observeAttempt?: AttemptObserver;
   now?: () => Date;
 }
 
@@ -182,8 +195,12 @@ export class ChannelRefresher {
       newExpiresAt: tokens.expiresAt,
     };
     const saved = await this.saveWithRetry(row, write, event, used);
+    this.deps.observeAttempt?.({ platform: row.type, outcome: notExtended ? "NOT_EXTENDED" : "success", durationMs: event.durationMs });
     if (saved === "superseded") return fail(row.id, "SUPERSEDED");
     if (saved === "removed") return fail(row.id, "NOT_FOUND", "The channel was removed while it was being refreshed.");
+    await this.notify(() =>
+      notExtended ? this.deps.lifecycle?.flagged(saved) : this.deps.lifecycle?.refreshed(saved, row.expiresAt),
+    );
     this.deps.logger.info(
       { tenantId: row.tenantId, channelId: row.id, platform: row.type, trigger: options.trigger, outcome: event.outcome },
       "channel refreshed",
@@ -225,6 +242,15 @@ export class ChannelRefresher {
     }
   }
 
+  /** Lifecycle hooks plan future work; their failure must not turn a saved refresh into a failed one. */
+  private async notify(hook: () => Promise<void> | undefined): Promise<void> {
+    try {
+      await hook();
+    } catch (error) {
+      this.deps.logger.warn({ err: describe(error) }, "could not update the channel's planned refreshes");
+    }
+  }
+
   private recoveryKey(row: Pick<ChannelRow, "tenantId" | "id">): string {
     return `${this.deps.keyPrefix}recovery:${row.tenantId}:${row.id}`;
   }
@@ -261,7 +287,9 @@ export class ChannelRefresher {
       newExpiresAt: write.expiresAt,
     });
     await this.deps.redis.del(this.recoveryKey(row));
-    return saved ? succeed(saved, "recovered") : null;
+    if (!saved) return null;
+    await this.notify(() => this.deps.lifecycle?.refreshed(saved, row.expiresAt));
+    return succeed(saved, "recovered");
   }
 
   private async saveFailure(
@@ -270,11 +298,13 @@ export class ChannelRefresher {
     error: RefreshError,
     started: number,
   ): Promise<RefreshOutcome> {
+    const needsReauth = REAUTH_CODES.has(error.code) && error.details?.credentials !== "app";
+    const durationMs = Math.round(performance.now() - started);
     await this.deps.store.channels.saveFailure(
       row.tenantId,
       row.id,
       // Rejected app credentials are a configuration problem, not the channel's: it stays active.
-      { code: error.code, message: error.message, needsReauth: REAUTH_CODES.has(error.code) && error.details?.credentials !== "app" },
+      { code: error.code, message: error.message, needsReauth },
       {
         jobId: options.jobId ?? null,
         trigger: options.trigger,
@@ -283,11 +313,13 @@ export class ChannelRefresher {
         errorCode: error.code,
         errorMessage: error.message,
         httpStatus: error.httpStatus ?? null,
-        durationMs: Math.round(performance.now() - started),
+        durationMs,
         oldExpiresAt: row.expiresAt,
         newExpiresAt: null,
       },
     );
+    this.deps.observeAttempt?.({ platform: row.type, outcome: error.code, durationMs });
+    if (needsReauth) await this.notify(() => this.deps.lifecycle?.flagged(row));
     this.deps.logger.warn(
       { tenantId: row.tenantId, channelId: row.id, platform: row.type, trigger: options.trigger, error: error.toJSON() },
       "channel refresh failed",

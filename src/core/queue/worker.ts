@@ -1,0 +1,161 @@
+import { Worker } from "bullmq";
+import { Redis } from "ioredis";
+import type { Logger } from "../logger";
+import type { Metrics } from "../metrics";
+import type { ChannelRefresher } from "../refresh";
+import type { Store } from "../store";
+import { REFRESH_QUEUE, SWEEP_QUEUE, sweepSchedulerId } from "./names";
+import { createRefreshProcessor, createSweepProcessor } from "./processor";
+import type { RefreshJobData, RefreshQueue, SweepJobData } from "./queue";
+
+export interface WorkerOptions {
+  /** Refresh jobs processed at once by this process. @defaultValue 3 */
+  concurrency: number;
+  /** How long a job stays locked by its worker; a worker that dies loses its jobs to others after it. @defaultValue 30000 */
+  lockDurationMs: number;
+  /** Longest wait for active jobs at shutdown before they are handed back. @defaultValue 25000 */
+  shutdownTimeoutMs: number;
+  /** How often the worker checks that Redis still holds the schedules (and rebuilds what it lost). @defaultValue 30000 */
+  reconcileIntervalMs: number;
+}
+
+export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
+  concurrency: 3,
+  lockDurationMs: 30_000,
+  shutdownTimeoutMs: 25_000,
+  reconcileIntervalMs: 30_000,
+};
+
+const REBUILD_PAGE = 5000;
+
+/**
+ * A process's share of the work: refresh and sweep jobs from BullMQ, plus the healing loop that re-creates from
+ * SQL what Redis lost (schedules, expiry-driven jobs). Any number of these run against one Redis and PostgreSQL.
+ */
+export class RefreshWorker {
+  private refreshWorker?: Worker<RefreshJobData>;
+  private sweepWorker?: Worker<SweepJobData>;
+  private connections: Redis[] = [];
+  private timer?: NodeJS.Timeout;
+  private reconciling?: Promise<void>;
+  private closing?: Promise<void>;
+
+  constructor(
+    private readonly deps: {
+      redisUrl: string;
+      store: Store;
+      queue: RefreshQueue;
+      refresher: ChannelRefresher;
+      logger: Logger;
+      metrics?: Metrics;
+    },
+    private readonly options: WorkerOptions = DEFAULT_WORKER_OPTIONS,
+  ) {}
+
+  private connection(): Redis {
+    // Workers block on Redis and must wait out an outage rather than fail their commands: no retry limit.
+    const connection = new Redis(this.deps.redisUrl, { maxRetriesPerRequest: null });
+    connection.on("error", (error) => this.deps.logger.debug({ err: error.message }, "worker redis connection error"));
+    this.connections.push(connection);
+    return connection;
+  }
+
+  async start(): Promise<void> {
+    const { queue, logger, metrics } = this.deps;
+    const prefix = queue.names.bullPrefix;
+    this.refreshWorker = new Worker<RefreshJobData>(
+      REFRESH_QUEUE,
+      createRefreshProcessor({ refresher: this.deps.refresher, queue, logger }),
+      { connection: this.connection(), prefix, concurrency: this.options.concurrency, lockDuration: this.options.lockDurationMs },
+    );
+    this.sweepWorker = new Worker<SweepJobData>(
+      SWEEP_QUEUE,
+      createSweepProcessor({ store: this.deps.store, queue, logger }),
+      { connection: this.connection(), prefix, concurrency: 1, lockDuration: this.options.lockDurationMs },
+    );
+
+    this.refreshWorker.on("completed", (job) => {
+      metrics?.jobs.inc({ queue: REFRESH_QUEUE, result: "completed" });
+      logger.debug({ jobId: job.id, tenantId: job.data.tenantId, channelId: job.data.channelId }, "refresh job completed");
+      queue.tenantJobs.finished(job.data.tenantId, job.id!, "completed").catch(() => {});
+    });
+    this.refreshWorker.on("failed", (job, error) => {
+      if (!job) return;
+      const final = error.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1);
+      logger.warn(
+        { jobId: job.id, tenantId: job.data.tenantId, channelId: job.data.channelId, attempt: job.attemptsMade, final, reason: error.message },
+        final ? "refresh job failed" : "refresh attempt failed; will retry",
+      );
+      if (!final) return;
+      metrics?.jobs.inc({ queue: REFRESH_QUEUE, result: "failed" });
+      queue.tenantJobs.finished(job.data.tenantId, job.id!, "failed").catch(() => {});
+    });
+    this.sweepWorker.on("failed", (job, error) => logger.warn({ jobId: job?.id, reason: error.message }, "sweep failed"));
+    for (const worker of [this.refreshWorker, this.sweepWorker]) {
+      worker.on("error", (error) => logger.warn({ err: error.message }, "worker error"));
+    }
+
+    await this.reconcile();
+    this.timer = setInterval(() => void this.reconcile(), this.options.reconcileIntervalMs);
+    this.timer.unref();
+    logger.info({ concurrency: this.options.concurrency }, "worker started");
+  }
+
+  /**
+   * Heals Redis from SQL: re-creates missing tenant sweeps, drops sweeps whose schedule was cancelled, and when Redis
+   * lost its data (the sentinel is gone) re-queues every active channel's expiry-driven refresh. Idempotent.
+   */
+  reconcile(): Promise<void> {
+    this.reconciling ??= this.reconcileOnce()
+      .catch((error) => this.deps.logger.warn({ err: (error as Error).message }, "reconcile failed; will try again"))
+      .finally(() => (this.reconciling = undefined));
+    return this.reconciling;
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    const { queue, store, logger } = this.deps;
+    const schedules = await store.schedules.all();
+    const known = await queue.sweepIds();
+    for (const schedule of schedules) {
+      if (!known.has(sweepSchedulerId(schedule.tenantId))) {
+        await queue.upsertSweep(schedule.tenantId, schedule.intervalMinutes);
+        logger.info({ tenantId: schedule.tenantId }, "re-created a recurring sweep from SQL");
+      }
+    }
+    const wanted = new Set(schedules.map((schedule) => sweepSchedulerId(schedule.tenantId)));
+    for (const id of known) if (!wanted.has(id)) await queue.sweep.removeJobScheduler(id);
+
+    if (await queue.connection.exists(queue.names.sentinel)) return;
+    let rebuilt = 0;
+    let after: { tenantId: string; id: string } | null = null;
+    for (;;) {
+      const page = await store.expiry.expiringPage(after, REBUILD_PAGE);
+      if (page.length === 0) break;
+      await queue.addExpiryJobs(page);
+      rebuilt += page.length;
+      const last = page[page.length - 1]!;
+      after = { tenantId: last.tenantId, id: last.id };
+    }
+    await queue.connection.set(queue.names.sentinel, new Date().toISOString());
+    logger.info({ channels: rebuilt }, "queued the expiry-driven refresh of every active channel (Redis had none)");
+  }
+
+  /** Stops taking jobs, lets active ones finish within the bound, hands back the rest, closes connections. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.timer) clearInterval(this.timer);
+      const workers = [this.refreshWorker, this.sweepWorker].filter((w): w is Worker => w !== undefined);
+      const graceful = Promise.all(workers.map((worker) => worker.close()));
+      const bound = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), this.options.shutdownTimeoutMs).unref());
+      if ((await Promise.race([graceful, bound])) === "timeout") {
+        this.deps.logger.warn("active jobs did not finish in time: handing them back to the queue");
+        // Forced close leaves their locks to expire; another worker picks the jobs up as stalled.
+        await Promise.all(workers.map((worker) => worker.close(true)));
+      }
+      await this.reconciling;
+      for (const connection of this.connections) connection.disconnect();
+      this.deps.logger.info("worker stopped");
+    })();
+    return this.closing;
+  }
+}
