@@ -75,7 +75,7 @@ describe("saving a refresh", () => {
       await h.sql("drop function refuse_credentials()");
     }
     expect(answer).toMatchObject({ success: false, code: "STORE_UNAVAILABLE" });
-    const stashed = await h.refresca.internals.redis.get(`${h.keyPrefix}recovery:${tenantId}:${channel.id}`);
+    const stashed = await h.refresca.internals.redis.get(`${h.keyPrefix}recovery:${encodeURIComponent(tenantId)}:${encodeURIComponent(channel.id)}`);
     expect(stashed).toBeTruthy();
     expect(stashed).not.toContain(channel.refreshToken!);
     const callsAfterFirst = (await h.simulator.stats()).calls.tiktok;

@@ -18,6 +18,8 @@ export const ERROR_MESSAGES = {
   NEVER_EXPIRES: "This channel's token never expires: there is nothing to refresh.",
   INVALID_RESPONSE: "The platform answered with something Refresca does not understand.",
   SUPERSEDED: "The channel's credentials were replaced while the refresh ran; the newer credentials were kept.",
+  CREDENTIALS_UNREADABLE:
+    "The channel's stored credentials cannot be decrypted with the configured keys: check REFRESCA_ENCRYPTION_KEYS.",
   QUEUE_UNAVAILABLE: "The job queue (Redis) is not reachable.",
   STORE_UNAVAILABLE: "The database is not reachable.",
   INTERNAL: "Something went wrong inside Refresca.",

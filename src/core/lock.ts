@@ -16,7 +16,8 @@ export class ChannelLock {
   ) {}
 
   private key(tenantId: string, channelId: string): string {
-    return `${this.prefix}lock:${tenantId}:${channelId}`;
+    // Encoded: ids may contain ":", and two channels must never share a lock.
+    return `${this.prefix}lock:${encodeURIComponent(tenantId)}:${encodeURIComponent(channelId)}`;
   }
 
   /** The owner value when taken, null when someone else holds it. */

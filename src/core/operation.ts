@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { EnvelopeError } from "./crypto";
 import { ERROR_MESSAGES, RefreshError, failure, type Failure } from "./errors";
 import type { Logger } from "./logger";
 import { describeIssues } from "./validation";
@@ -38,6 +39,10 @@ export function defineOperation<S extends z.ZodType, R extends object>(
 
 export function failureFor(error: unknown, operation: string, logger: Logger): Failure {
   if (error instanceof RefreshError) return failure(error.code, error.message);
+  if (error instanceof EnvelopeError) {
+    logger.error({ operation, reason: error.reason, err: error.message }, "credentials could not be decrypted");
+    return failure("CREDENTIALS_UNREADABLE");
+  }
   const chain = causes(error);
   const root = chain.at(-1);
   if (chain.some((e) => e.name === "MaxRetriesPerRequestError" || /Connection is closed|Redis/i.test(e.message))) {

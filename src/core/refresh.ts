@@ -69,9 +69,11 @@ export interface RefreshDependencies {
 // Platforms whose refresh token is single-use: a crash after their answer loses the new token.
 const ROTATING = new Set(["tiktok"]);
 // Meta cannot extend a long-lived token past its first 60 days: the exchange then answers with the same deadline
-// (expires_in keeps shrinking). Its expires_in is whole seconds, hence the tolerance.
+// (expires_in keeps shrinking). Its expires_in is whole seconds, hence the tolerance; and a refresh right after the
+// previous one cannot tell a token that slid by a few seconds from one that did not move, hence the minimum age.
 const MAY_NOT_EXTEND = new Set(["facebook", "instagram", "whatsapp"]);
 const NOT_EXTENDED_TOLERANCE_MS = 1_000;
+const NOT_EXTENDED_MIN_AGE_MS = 60_000;
 // How long a refresh that could not be saved is kept (encrypted) in Redis for the next attempt to recover.
 const RECOVERY_TTL_SECONDS = 30 * 24 * 3600;
 const SAVE_RETRIES = [100, 300, 1000, 3000];
@@ -165,8 +167,10 @@ export class ChannelRefresher {
   ): Promise<RefreshOutcome> {
     const binding = { tenantId: row.tenantId, channelId: row.id };
     const next: Credentials = { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken ?? used.refreshToken };
+    const tokenAge = this.now().getTime() - (row.lastRefreshedAt ?? row.createdAt).getTime();
     const notExtended =
       MAY_NOT_EXTEND.has(row.type) &&
+      tokenAge >= NOT_EXTENDED_MIN_AGE_MS &&
       row.expiresAt !== null &&
       tokens.expiresAt !== null &&
       tokens.expiresAt.getTime() <= row.expiresAt.getTime() + NOT_EXTENDED_TOLERANCE_MS;
@@ -252,12 +256,12 @@ export class ChannelRefresher {
   }
 
   private recoveryKey(row: Pick<ChannelRow, "tenantId" | "id">): string {
-    return `${this.deps.keyPrefix}recovery:${row.tenantId}:${row.id}`;
+    return `${this.deps.keyPrefix}recovery:${encodeURIComponent(row.tenantId)}:${encodeURIComponent(row.id)}`;
   }
 
   /** Keeps tokens the database refused, still encrypted, so the next attempt saves them instead of losing them. */
   private async stash(row: ChannelRow, write: RefreshWrite): Promise<void> {
-    const value = JSON.stringify({ ...write, version: row.version });
+    const value = JSON.stringify({ ...write, version: row.version, tenantId: row.tenantId, channelId: row.id });
     await this.deps.redis.set(this.recoveryKey(row), value, "EX", RECOVERY_TTL_SECONDS).catch(() => {});
     this.deps.logger.error({ channelId: row.id }, "could not save a refresh; new tokens kept encrypted in Redis");
   }
