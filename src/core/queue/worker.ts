@@ -63,15 +63,18 @@ export class RefreshWorker {
   async start(): Promise<void> {
     const { queue, logger, metrics } = this.deps;
     const prefix = queue.names.bullPrefix;
+    // BullMQ looks for stalled jobs every stalledInterval (30 s unless told), whatever the lock duration: tie the two,
+    // so that a dead worker's jobs go to others about one lock duration after it died, as lockDurationMs promises.
+    const locking = { lockDuration: this.options.lockDurationMs, stalledInterval: this.options.lockDurationMs };
     this.refreshWorker = new Worker<RefreshJobData>(
       REFRESH_QUEUE,
       createRefreshProcessor({ refresher: this.deps.refresher, queue, logger }),
-      { connection: this.connection(), prefix, concurrency: this.options.concurrency, lockDuration: this.options.lockDurationMs },
+      { connection: this.connection(), prefix, concurrency: this.options.concurrency, ...locking },
     );
     this.sweepWorker = new Worker<SweepJobData>(
       SWEEP_QUEUE,
       createSweepProcessor({ store: this.deps.store, queue, logger }),
-      { connection: this.connection(), prefix, concurrency: 1, lockDuration: this.options.lockDurationMs },
+      { connection: this.connection(), prefix, concurrency: 1, ...locking },
     );
 
     this.refreshWorker.on("completed", (job) => {
@@ -145,13 +148,17 @@ export class RefreshWorker {
     this.closing ??= (async () => {
       if (this.timer) clearInterval(this.timer);
       const workers = [this.refreshWorker, this.sweepWorker].filter((w): w is Worker => w !== undefined);
-      const graceful = Promise.all(workers.map((worker) => worker.close()));
+      // Pausing stops taking jobs and waits for the active ones. Not close(): once closing, BullMQ answers a later
+      // close(true) with the same graceful close, so the bound could never force anything.
+      const graceful = Promise.all(workers.map((worker) => worker.pause()));
+      graceful.catch(() => {}); // a forced close below may end the wait with an error
       const bound = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), this.options.shutdownTimeoutMs).unref());
-      if ((await Promise.race([graceful, bound])) === "timeout") {
+      const timedOut = (await Promise.race([graceful, bound])) === "timeout";
+      if (timedOut) {
         this.deps.logger.warn("active jobs did not finish in time: handing them back to the queue");
-        // Forced close leaves their locks to expire; another worker picks the jobs up as stalled.
-        await Promise.all(workers.map((worker) => worker.close(true)));
       }
+      // Forced close leaves the active jobs' locks to expire; another worker picks the jobs up as stalled.
+      await Promise.all(workers.map((worker) => worker.close(timedOut)));
       await this.reconciling;
       for (const connection of this.connections) connection.disconnect();
       this.deps.logger.info("worker stopped");
