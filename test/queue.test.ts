@@ -108,6 +108,22 @@ describe("retries", () => {
     ]);
   });
 
+  it("steps aside while another process holds the channel's lock, then refreshes once it expires", async () => {
+    const tenantId = h.tenant();
+    const channel = await h.addChannel({ tenantId, platform: "tiktok" });
+    // A lock left by a worker that died mid-refresh: it lives on for 3 s.
+    const lockKey = `${h.keyPrefix}lock:${encodeURIComponent(tenantId)}:${encodeURIComponent(channel.id)}`;
+    await h.refresca.internals.redis.set(lockKey, "dead-worker", "PX", 3000);
+    const started = Date.now();
+    const job = await h.refresca.scheduleChannelTokenRefresh({ tenantId, channelId: channel.id, delayMinutes: 0 });
+    if (!job.success) throw new Error(job.error);
+    await waitFor("the refresh after the lock expired", async () => (await events(tenantId)).some((e) => e.outcome === "success"));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
+    const logs = (await h.refresca.internals.queue.refresh.getJobLogs(job.jobId)).logs.join("\n");
+    expect(logs).toContain("channel busy");
+    expect(await events(tenantId)).toEqual([{ job_id: job.jobId, trigger: "scheduled", attempt: 1, outcome: "success", error_code: null }]);
+  });
+
   it("fails a job after 3 outages in a row, with an event row for each attempt", async () => {
     const tenantId = h.tenant();
     const channel = await h.addChannel({ tenantId, platform: "facebook" });

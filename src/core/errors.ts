@@ -17,6 +17,7 @@ export const ERROR_MESSAGES = {
   NEEDS_REAUTH: "This channel must be reconnected before it can be refreshed.",
   NEVER_EXPIRES: "This channel's token never expires: there is nothing to refresh.",
   INVALID_RESPONSE: "The platform answered with something Refresca does not understand.",
+  REFRESH_IN_PROGRESS: "Another refresh of this channel is in progress; try again shortly.",
   SUPERSEDED: "The channel's credentials were replaced while the refresh ran; the newer credentials were kept.",
   CREDENTIALS_UNREADABLE:
     "The channel's stored credentials cannot be decrypted with the configured keys: check REFRESCA_ENCRYPTION_KEYS.",

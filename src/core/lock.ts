@@ -31,14 +31,22 @@ export class ChannelLock {
     await this.redis.eval(RELEASE, 1, this.key(tenantId, channelId), owner);
   }
 
-  /** Takes the lock, waiting for the current holder to finish (at most one TTL, after which the lock has expired). */
-  async acquire(tenantId: string, channelId: string, pollMs = 20): Promise<string> {
-    const deadline = Date.now() + this.ttlMs + 1000;
+  /**
+   * Takes the lock, waiting for the current holder to finish: at most `maxWaitMs` (null when it is still held then),
+   * by default one TTL, after which any lock has expired.
+   */
+  async acquire(tenantId: string, channelId: string, maxWaitMs = this.ttlMs + 1000, pollMs = 20): Promise<string | null> {
+    const deadline = Date.now() + maxWaitMs;
     for (;;) {
       const owner = await this.tryAcquire(tenantId, channelId);
       if (owner) return owner;
-      if (Date.now() > deadline) throw new Error("Timed out waiting for a channel's refresh lock");
+      if (Date.now() > deadline) return null;
       await sleep(pollMs);
     }
+  }
+
+  /** How long the current holder's lock still lives (0 when free). */
+  async remainingMs(tenantId: string, channelId: string): Promise<number> {
+    return Math.max(0, await this.redis.pttl(this.key(tenantId, channelId)));
   }
 }

@@ -21,6 +21,12 @@ export interface RefreshRequestOptions {
   attempt?: number;
   /** Refresh only if the token expires before this instant (queued refreshes); otherwise answer `skipped`. */
   onlyIfExpiringBefore?: Date;
+  /**
+   * How long to wait for another refresh of the channel to finish before answering REFRESH_IN_PROGRESS. Queued jobs
+   * wait briefly, so a lock left by a dead worker does not hold a job slot for its whole lifetime.
+   * @defaultValue the lock's lifetime
+   */
+  lockWaitMs?: number;
 }
 
 export type RefreshOutcome =
@@ -77,6 +83,7 @@ const NOT_EXTENDED_MIN_AGE_MS = 60_000;
 // How long a refresh that could not be saved is kept (encrypted) in Redis for the next attempt to recover.
 const RECOVERY_TTL_SECONDS = 30 * 24 * 3600;
 const SAVE_RETRIES = [100, 300, 1000, 3000];
+const ARRIVAL_SKEW_MS = 1000;
 
 /**
  * Refreshes one channel: single flight across processes → load → platform → compare-and-set save → event.
@@ -102,14 +109,36 @@ export class ChannelRefresher {
 
   private async refreshUnshared(options: RefreshRequestOptions): Promise<RefreshOutcome> {
     const { tenantId, channelId } = options;
+    const arrivedAt = Date.now();
+    // The usual case, nobody refreshing this channel: take the lock at once and read the channel once.
+    const free = await this.deps.lock.tryAcquire(tenantId, channelId);
+    if (free) {
+      try {
+        const row = await this.deps.store.channels.find(tenantId, channelId);
+        if (!row) return fail(channelId, "NOT_FOUND", "No channel with this id in this tenant.");
+        return await this.refreshLocked(row, options);
+      } finally {
+        await this.deps.lock.release(tenantId, channelId, free).catch(() => {});
+      }
+    }
+    // Someone holds it: note the last attempt now, so that after the wait their attempt is recognised as ours.
     const before = await this.deps.store.channels.find(tenantId, channelId);
     if (!before) return fail(channelId, "NOT_FOUND", "No channel with this id in this tenant.");
-    const owner = await this.deps.lock.acquire(tenantId, channelId);
+    const owner = await this.deps.lock.acquire(tenantId, channelId, options.lockWaitMs);
+    if (!owner) {
+      const retryAfterMs = Math.max(1000, await this.deps.lock.remainingMs(tenantId, channelId));
+      return { success: false, channelId, code: "REFRESH_IN_PROGRESS", error: ERROR_MESSAGES.REFRESH_IN_PROGRESS, retryAfterMs };
+    }
     try {
       const row = await this.deps.store.channels.find(tenantId, channelId);
       if (!row) return fail(channelId, "NOT_FOUND", "The channel was removed.");
-      // Someone else attempted a refresh while we waited for the lock: their result is ours.
-      if (row.lastAttemptAt && (!before.lastAttemptAt || row.lastAttemptAt > before.lastAttemptAt)) {
+      // Someone else attempted a refresh while we waited for the lock — or finished the one that held the lock when we
+      // arrived, just before we read `before` (the second test; ARRIVAL_SKEW_MS absorbs clock skew with the database).
+      const attempt = row.lastAttemptAt?.getTime();
+      if (
+        attempt !== undefined &&
+        (!before.lastAttemptAt || attempt > before.lastAttemptAt.getTime() || attempt >= arrivedAt - ARRIVAL_SKEW_MS)
+      ) {
         return this.resultOfLastAttempt(row);
       }
       return await this.refreshLocked(row, options);

@@ -17,6 +17,7 @@ export function signalFor(code: ErrorCode, retryAfterMs: number | undefined): Jo
     case "INTERNAL":
       return "retry";
     case "RATE_LIMITED":
+    case "REFRESH_IN_PROGRESS":
       return "defer";
     case "TOO_EARLY":
       return retryAfterMs !== undefined ? "defer" : "fail";
@@ -31,6 +32,9 @@ export function signalFor(code: ErrorCode, retryAfterMs: number | undefined): Jo
 }
 
 const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
+// A job finding its channel locked waits this long, then steps aside until the lock expires (its holder may be a
+// dead worker whose lock outlives it) instead of holding a job slot meanwhile.
+const JOB_LOCK_WAIT_MS = 2000;
 
 export interface RefreshJobResult {
   outcome: "refreshed" | "skipped";
@@ -53,6 +57,7 @@ export function createRefreshProcessor(deps: { refresher: ChannelRefresher; queu
       jobId: job.id,
       attempt,
       ...(ifExpiresBy && { onlyIfExpiringBefore: new Date(ifExpiresBy) }),
+      lockWaitMs: JOB_LOCK_WAIT_MS,
     });
     if (outcome.success) {
       if (outcome.skipped === "not-due" || outcome.skipped === "refreshed-by-another-caller") {
@@ -83,7 +88,7 @@ export function createRefreshProcessor(deps: { refresher: ChannelRefresher; queu
         }
         // Waiting for a rate limit does not consume an attempt: the job is put back, not failed.
         await job.updateData({ ...job.data, rateLimitDeferrals: deferrals });
-        await log(`rate limited: waiting ${Math.round(wait / 1000)} s as the platform asked (deferral ${deferrals})`);
+        await log(`${outcome.code === "RATE_LIMITED" ? "rate limited" : "channel busy"}: waiting ${Math.round(wait / 1000)} s (deferral ${deferrals})`);
         await job.moveToDelayed(Date.now() + wait, token);
         throw new DelayedError();
       }
