@@ -1,12 +1,17 @@
 import { readFile } from "node:fs/promises";
 import { Command, InvalidArgumentError } from "commander";
-import { ConfigError, loadConfig } from "./config";
+import { ConfigError, loadConfig, resolveSessionSecret } from "./config";
 import { generateKeySpec } from "./core/crypto";
+import { rotateKeys } from "./core/keys";
 import { createLogger } from "./core/logger";
 import pino from "pino";
 import { createRefresca, type Refresca, type RefrescaOptions } from "./refresca";
-import { runDemo } from "./demo/cli-demo";
+import { DemoError, runDemo } from "./demo/web-demo";
+import { ensureWebBuild, webBuildIsStale } from "./launcher/build-web";
+import { startWebProcess, type WebProcess } from "./launcher/web-process";
 import { startSimulator } from "./simulator";
+import { closeWebRuntime } from "./web/runtime";
+import { serveWeb } from "./web/serve";
 
 // The CLI is an entry point: the one place (with the worker) that reads process.env.
 const program = new Command("refresca").description("Keeps the OAuth tokens of social channels alive.");
@@ -115,10 +120,39 @@ program
     await simulator.close();
   });
 
+/**
+ * Resolves with the name of the first of SIGINT, SIGTERM, SIGHUP this process receives. Later signals are absorbed
+ * while the shutdown runs (a Ctrl-C arrives twice under tsx, which forwards it); a fourth one exits at once.
+ */
+function stopSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    let received = 0;
+    for (const name of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+      process.on(name, () => {
+        received += 1;
+        if (received === 1) resolve(name);
+        else if (received >= 4) process.exit(130);
+      });
+    }
+  });
+}
+
 program
   .command("demo")
-  .description("Seed a demo tenant against the built-in simulator and refresh its tokens, showing each step.")
-  .action(() => runDemo(loadConfig(), cliLogger()));
+  .description(
+    "Run everything on this machine: embedded PostgreSQL, Redis, the platform simulator, a seeded tenant, a worker and the dashboard.",
+  )
+  .action(async () => {
+    const config = loadConfig();
+    // Quiet unless asked: the demo prints its own progress, and the dashboard shows what the worker does.
+    const logger = createLogger({ level: process.env.LOG_LEVEL ? config.logLevel : "error", destination: pino.destination(2), name: "refresca" });
+    try {
+      await runDemo(config, logger, stopSignal);
+    } catch (error) {
+      if (error instanceof DemoError) throw new CliError(error.message, 1);
+      throw error;
+    }
+  });
 
 /**
  * Runs workers until SIGTERM or SIGINT, then shuts down gracefully: stop taking jobs, let active ones finish within
@@ -127,19 +161,40 @@ program
 async function runWorker(kind: "worker" | "start") {
   const config = loadConfig();
   const logger = cliLogger();
+  // `start` serves the dashboard too: refuse now, with the reason, rather than from a web process later.
+  if (kind === "start") await resolveSessionSecret(config, (message) => logger.info(message));
   const refresca = await createRefresca({ logger });
   // Starting the embedded server installs a signal hook that exits as soon as the server is stopped; this process
   // shuts down in its own order instead (jobs first, database last).
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(signal);
   await refresca.startWorker();
+  let web: WebProcess | undefined;
+  if (kind === "start") {
+    try {
+      await ensureWebBuild((message) => logger.info(message));
+      const host = config.web.host === "0.0.0.0" || config.web.host === "::" ? "127.0.0.1" : config.web.host;
+      web = await startWebProcess({
+        url: `http://${host.includes(":") ? `[${host}]` : host}:${config.web.port}`,
+        // The web process finds an embedded PostgreSQL through the same data folder, or uses DATABASE_URL.
+        env: { ...process.env, REFRESCA_DATA_DIR: config.dataDir },
+      });
+    } catch (error) {
+      await refresca.close();
+      throw error;
+    }
+    logger.info({ port: config.web.port, host: config.web.host }, "dashboard and server actions served");
+  }
   const metricsServer =
     config.worker.metricsPort !== undefined ? await refresca.metrics.serve(config.worker.metricsPort) : undefined;
   if (metricsServer) logger.info({ port: config.worker.metricsPort }, "metrics served on /metrics");
   logger.info({ kind, database: config.databaseUrl ? "DATABASE_URL" : `embedded in ${config.dataDir}` }, "Refresca is running");
-  const signal = await new Promise<string>((resolve) => {
-    for (const name of ["SIGINT", "SIGTERM", "SIGHUP"]) process.once(name, () => resolve(name));
-  });
+  const signal = await Promise.race([stopSignal(), web ? web.exited.then(() => "web process exited") : new Promise<string>(() => {})]);
+  if (signal === "web process exited") {
+    logger.error("the web process exited: stopping (a supervisor should restart Refresca)");
+    process.exitCode = 1;
+  }
   logger.info({ signal }, "shutting down");
+  await web?.stop();
   metricsServer?.close();
   await refresca.close();
 }
@@ -151,8 +206,51 @@ program
 
 program
   .command("start")
-  .description("Start Refresca: the embedded PostgreSQL when DATABASE_URL is unset, then the worker.")
+  .description(
+    "Start Refresca: the embedded PostgreSQL when DATABASE_URL is unset, a worker, and the web app on PORT (built first if needed).",
+  )
   .action(() => runWorker("start"));
+
+program
+  .command("web")
+  .description("Serve the web app (dashboard and server actions) on PORT; run `npm run build` first. Any number may run.")
+  .action(async () => {
+    const config = loadConfig();
+    const logger = cliLogger();
+    await resolveSessionSecret(config, (message) => logger.info(message));
+    if (await webBuildIsStale()) logger.warn("the web app's build (.next) is missing or older than the sources: run `npm run build`");
+    // Migrates (the app's bundle cannot), and owns the embedded PostgreSQL when none is running.
+    const refresca = await createRefresca({ logger });
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(signal);
+    const server = await serveWeb({ port: config.web.port, host: config.web.host, trustProxy: config.web.trustProxy });
+    logger.info({ url: server.url }, "web app listening");
+    // Started by `start` or `demo` with an IPC channel: a launcher that dies takes this process with it.
+    const orphaned = process.send ? new Promise<string>((resolve) => process.once("disconnect", () => resolve("launcher gone"))) : new Promise<string>(() => {});
+    const reason = await Promise.race([stopSignal(), orphaned]);
+    logger.info({ reason }, "web app shutting down");
+    await server.close();
+    await closeWebRuntime();
+    await refresca.close();
+  });
+
+const tenants = program.command("tenants").description("Tenants and their dashboard API keys.");
+tenants
+  .command("create")
+  .argument("<tenantId>", "tenant id")
+  .option("--name <name>", "display name (default: the id; given for an existing tenant, renames it)")
+  .description("Create the tenant if needed and print a new dashboard API key, once (it replaces the tenant's previous key).")
+  .action((tenantId: string, options: { name?: string }) =>
+    withRefresca(async (refresca) => {
+      const answer = await refresca.tenants.issueApiKey({ tenantId, ...(options.name !== undefined && { name: options.name }) });
+      if (!answer.success) throw new CliError(`${answer.error} (${answer.code})`);
+      console.error(
+        answer.created
+          ? `Created tenant "${tenantId}". Its dashboard API key is below: it is shown only this once (only its hash is stored).`
+          : `Tenant "${tenantId}" has a new dashboard API key, shown only this once; its previous key and that key's sessions no longer work.`,
+      );
+      console.log(answer.apiKey);
+    }),
+  );
 
 const keys = program.command("keys").description("Encryption keys.");
 keys
@@ -161,15 +259,49 @@ keys
   .description("Print a new key entry for REFRESCA_ENCRYPTION_KEYS.")
   .action((kid?: string) => console.log(generateKeySpec(kid)));
 
+keys
+  .command("rotate")
+  .option("--batch <n>", "channels re-encrypted per batch", integer("--batch", 1, 10_000), 500)
+  .description("Re-encrypt every credential with the first key of REFRESCA_ENCRYPTION_KEYS (resumable; safe while refreshes run).")
+  .action((options: { batch: number }) =>
+    withRefresca(async (refresca) => {
+      const { store, keyRing, redis, keyPrefix } = refresca.internals;
+      console.error(`Re-encrypting with key "${keyRing.activeKeyId}"…`);
+      const result = await rotateKeys(
+        { store, keyRing, redis, keyPrefix },
+        {
+          batchSize: options.batch,
+          onProgress: (p) => process.stderr.write(`\rre-encrypted ${p.reencrypted}, remaining ${p.remaining}   `),
+        },
+      );
+      process.stderr.write("\n");
+      if (result.remaining > 0) {
+        throw new CliError(`${result.remaining} channel(s) still use another key (they kept changing): run the command again.`);
+      }
+      const others = keyRing.keyIds.filter((id) => id !== keyRing.activeKeyId);
+      console.log(
+        `Done: ${result.reencrypted} channel(s) re-encrypted with "${keyRing.activeKeyId}".` +
+          (others.length > 0 ? ` Keys no longer used: ${others.join(", ")} — remove them from REFRESCA_ENCRYPTION_KEYS.` : ""),
+      );
+    }),
+  );
+
 /** An expected failure: its message is printed alone, without a stack. */
-class CliError extends Error {}
+class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(message);
+  }
+}
 
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof ConfigError || error instanceof CliError) {
     console.error(error.message);
-    process.exitCode = 2;
+    process.exitCode = error instanceof CliError ? error.exitCode : 2;
   } else {
     console.error(error instanceof Error ? error.message : error);
     process.exitCode = 1;

@@ -1,6 +1,7 @@
+import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { z } from "zod";
-import { loadOrCreateLocalKeyFile, parseKeyRing } from "./core/crypto";
+import { loadOrCreateLocalKeyFile, loadOrCreateLocalSecret, parseKeyRing } from "./core/crypto";
 import type { AppCredentials, PlatformEndpoints } from "./core/providers/types";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -29,6 +30,22 @@ export interface RefrescaConfig {
   queue: { attempts: number; backoffMs: number; keepCompleted: number; keepFailed: number };
   /** The worker process (REFRESCA_WORKER_CONCURRENCY, REFRESCA_LOCK_DURATION_MS, REFRESCA_SHUTDOWN_TIMEOUT_MS, METRICS_PORT). */
   worker: { concurrency: number; lockDurationMs: number; shutdownTimeoutMs: number; metricsPort?: number };
+  /** The web app (dashboard and server actions). */
+  web: WebConfig;
+}
+
+/** The web process: where it listens, how sessions are signed, who may sign in as admin. */
+export interface WebConfig {
+  /** PORT. @defaultValue 3000 */
+  port: number;
+  /** HOST: the address to listen on. @defaultValue "0.0.0.0" */
+  host: string;
+  /** REFRESCA_SESSION_SECRET (≥ 32 characters); unset is resolved by {@link resolveSessionSecret}. */
+  sessionSecret?: string;
+  /** REFRESCA_ADMIN_KEY (≥ 32 characters): signs in as an admin who may act for any tenant. Unset: no admin. */
+  adminKey?: string;
+  /** REFRESCA_TRUST_PROXY: take the client address and scheme from X-Forwarded-For/-Proto. @defaultValue false */
+  trustProxy: boolean;
 }
 
 /** A configuration that cannot run; the message lists every bad variable and why, never a secret's value. */
@@ -96,6 +113,14 @@ const schema = z
     REFRESCA_LOCK_DURATION_MS: wholeNumber("REFRESCA_LOCK_DURATION_MS", 1000, 600_000).default(30_000),
     REFRESCA_SHUTDOWN_TIMEOUT_MS: wholeNumber("REFRESCA_SHUTDOWN_TIMEOUT_MS", 0, 600_000).default(25_000),
     METRICS_PORT: wholeNumber("METRICS_PORT", 0, 65_535).optional(),
+    REFRESCA_SESSION_SECRET: text.min(32, { error: "REFRESCA_SESSION_SECRET must be at least 32 characters (e.g. openssl rand -base64 32)" }).optional(),
+    REFRESCA_ADMIN_KEY: text.min(32, { error: "REFRESCA_ADMIN_KEY must be at least 32 characters (e.g. openssl rand -base64 32)" }).optional(),
+    PORT: wholeNumber("PORT", 1, 65_535).default(3000),
+    HOST: text.regex(/^[A-Za-z0-9.:-]+$/, { error: "HOST must be a host name or an IP address, e.g. 0.0.0.0 or 127.0.0.1" }).default("0.0.0.0"),
+    REFRESCA_TRUST_PROXY: z
+      .enum(["true", "false", "1", "0"], { error: "REFRESCA_TRUST_PROXY must be true or false" })
+      .transform((value) => value === "true" || value === "1")
+      .default(false),
     REFRESCA_DB_SCHEMA: text
       .regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "REFRESCA_DB_SCHEMA must be lowercase letters, digits and _ (at most 63)" })
       .default("refresca"),
@@ -180,6 +205,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RefrescaConfig
       shutdownTimeoutMs: e.REFRESCA_SHUTDOWN_TIMEOUT_MS,
       ...(e.METRICS_PORT !== undefined && { metricsPort: e.METRICS_PORT }),
     },
+    web: {
+      port: e.PORT,
+      host: e.HOST,
+      trustProxy: e.REFRESCA_TRUST_PROXY,
+      ...(e.REFRESCA_SESSION_SECRET !== undefined && { sessionSecret: e.REFRESCA_SESSION_SECRET }),
+      ...(e.REFRESCA_ADMIN_KEY !== undefined && { adminKey: e.REFRESCA_ADMIN_KEY }),
+    },
   };
   if (e.DATABASE_URL) config.databaseUrl = e.DATABASE_URL;
   if (e.REFRESCA_ENCRYPTION_KEYS) config.encryptionKeys = e.REFRESCA_ENCRYPTION_KEYS;
@@ -201,5 +233,36 @@ export async function resolveEncryptionKeys(
       "Make one with `npx refresca keys generate` or " +
       `\`node -e "console.log('k1:'+require('crypto').randomBytes(32).toString('base64'))"\`, ` +
       "then set REFRESCA_ENCRYPTION_KEYS=<its output> (keep it secret and backed up).",
+  ]);
+}
+
+/**
+ * The secret that signs dashboard sessions: REFRESCA_SESSION_SECRET; else, for the embedded default only, a local
+ * file `<dataDir>/session-secret` (mode 0600) created on first run. With DATABASE_URL and no secret, refuses: web
+ * processes on several machines must share one secret, so inventing one per machine would sign users out at random.
+ */
+export async function resolveSessionSecret(
+  config: Pick<RefrescaConfig, "databaseUrl" | "dataDir"> & { web: Pick<WebConfig, "sessionSecret"> },
+  log: (msg: string) => void,
+): Promise<string> {
+  if (config.web.sessionSecret) return config.web.sessionSecret;
+  if (!config.databaseUrl) {
+    const file = path.join(config.dataDir, "session-secret");
+    return loadOrCreateLocalSecret(
+      {
+        file,
+        label: "session secret file",
+        create: () => randomBytes(32).toString("base64url"),
+        validate: (text) => {
+          if (text.length < 32) throw new Error("it must hold at least 32 characters");
+        },
+        createdMessage: `Created a local session secret at ${file} (it signs dashboard sessions; set REFRESCA_SESSION_SECRET in production).`,
+      },
+      log,
+    );
+  }
+  throw new ConfigError([
+    "REFRESCA_SESSION_SECRET is required when DATABASE_URL is set: it signs the dashboard's session cookies and must be " +
+      "the same in every web process. Make one with `openssl rand -base64 32` and set REFRESCA_SESSION_SECRET=<its output>.",
   ]);
 }

@@ -1,6 +1,8 @@
 import { Redis } from "ioredis";
 import { loadConfig, resolveEncryptionKeys } from "./config";
+import { createTenantOperations } from "./core/access/tenants";
 import { createChannelOperations } from "./core/channels";
+import { createDashboardQueries } from "./core/dashboard";
 import { parseKeyRing } from "./core/crypto";
 import { ChannelLock } from "./core/lock";
 import { createLogger, type Logger } from "./core/logger";
@@ -41,8 +43,18 @@ export interface RefrescaOptions {
   logger?: Logger;
   /** Injected HTTP client for platform calls. @defaultValue globalThis.fetch */
   fetch?: typeof fetch;
+  /**
+   * PostgreSQL connections this process may open (each worker process has its own pool: keep processes × pool size
+   * under the server's max_connections). @defaultValue 10, or half of REFRESCA_WORKER_CONCURRENCY when that is more
+   */
+  poolSize?: number;
   /** Job retries, retention and timing. @defaultValue DEFAULT_QUEUE_SETTINGS, overridden by the REFRESCA_JOB_* variables */
   queue?: Partial<QueueSettings>;
+  /**
+   * Bring the database schema up to date while connecting. The web app's bundle passes false: the process that
+   * starts it (`refresca web`, `start`, `demo`) has migrated already. @defaultValue true
+   */
+  migrate?: boolean;
   /** Where defaults come from. @defaultValue process.env */
   env?: NodeJS.ProcessEnv;
 }
@@ -68,7 +80,10 @@ export async function createRefresca(options: RefrescaOptions = {}) {
   let store: Store | undefined;
   let redis: Redis | undefined;
   try {
-    store = await openStore({ url: databaseUrl, schema: options.schema ?? config.schema });
+    // A refresh holds a connection only for its three statements, but a busy worker reads their answers late, so at
+    // high concurrency 10 connections queue the refreshes (docs/BENCHMARKS.md, Throughput): one per two jobs.
+    const poolSize = options.poolSize ?? Math.max(10, Math.ceil(config.worker.concurrency / 2));
+    store = await openStore({ url: databaseUrl, schema: options.schema ?? config.schema, migrate: options.migrate ?? true, poolSize });
     redis = new Redis(options.redisUrl ?? config.redisUrl, {
       // Operations answer QUEUE_UNAVAILABLE quickly instead of hanging while Redis is away.
       maxRetriesPerRequest: 2,
@@ -124,6 +139,10 @@ export async function createRefresca(options: RefrescaOptions = {}) {
           removed: (channel) => queue.removeChannelJobs(channel.tenantId, channel.id, channel.expiresAt),
         },
       }),
+      /** Tenants and their dashboard API keys. */
+      tenants: createTenantOperations({ store, logger }),
+      /** The dashboard's reads: paged channel list, expiry horizon, recent refresh events. */
+      dashboard: createDashboardQueries({ store, logger }),
       metrics,
       /** Starts processing refresh and sweep jobs in this process; `close()` stops it too. */
       async startWorker(workerOptions: Partial<WorkerOptions> = {}) {

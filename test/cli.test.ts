@@ -4,6 +4,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashApiKey } from "../src/core/access/api-keys";
+import { openStore } from "../src/core/store";
+import { ensureEmbeddedPostgres } from "../src/core/store/embedded";
 import { TEST_REDIS_URL } from "./env";
 
 const run = promisify(execFile);
@@ -67,4 +70,39 @@ describe("refresca channels import on the embedded default", () => {
     expect(answer.code).toBe(2);
     expect(answer.stderr).toContain("must hold a JSON array of channels");
   });
+});
+
+describe("refresca tenants create", () => {
+  it("creates the tenant and prints a new key once; only its hash is stored; a second key replaces the first", async () => {
+    const first = await refresca(["tenants", "create", "keyed", "--name", "Keyed Inc"]);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toContain('Created tenant "keyed"');
+    const firstKey = first.stdout.trim();
+    expect(firstKey).toMatch(/^rk_[A-Za-z0-9_-]{43}$/);
+    expect(first.stderr).not.toContain(firstKey);
+
+    const second = await refresca(["tenants", "create", "keyed"]);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain("previous key and that key's sessions no longer work");
+    const secondKey = second.stdout.trim();
+    expect(secondKey).not.toBe(firstKey);
+
+    const embedded = await ensureEmbeddedPostgres({ dataDir });
+    const store = await openStore({ url: embedded.url, migrate: false });
+    try {
+      const { rows } = await store.connection.pool.query("select * from tenants where id = 'keyed'");
+      expect(rows[0]).toMatchObject({ name: "Keyed Inc", api_key_hash: hashApiKey(secondKey) });
+      expect(JSON.stringify(rows)).not.toContain(secondKey);
+    } finally {
+      await store.close();
+      await embedded.stop();
+    }
+  }, 120_000);
+
+  it("refuses an invalid tenant id", async () => {
+    const answer = await refresca(["tenants", "create", "not valid"]);
+    expect(answer.code).toBe(2);
+    expect(answer.stderr).toContain("tenantId: may only contain");
+    expect(answer.stdout).toBe("");
+  }, 60_000);
 });

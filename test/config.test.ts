@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
-import { ConfigError, loadConfig, resolveEncryptionKeys } from "../src/config";
+import { ConfigError, loadConfig, resolveEncryptionKeys, resolveSessionSecret } from "../src/config";
 import { generateKeySpec, parseKeyRing } from "../src/core/crypto";
 
 function problemsOf(env: NodeJS.ProcessEnv): string {
@@ -29,6 +29,11 @@ describe("loadConfig", () => {
       },
       logLevel: "info",
       platformTimeoutMs: 10_000,
+      schema: "refresca",
+      keyPrefix: "refresca:",
+      queue: { attempts: 3, backoffMs: 2000, keepCompleted: 10, keepFailed: 50 },
+      worker: { concurrency: 3, lockDurationMs: 30_000, shutdownTimeoutMs: 25_000 },
+      web: { port: 3000, host: "0.0.0.0", trustProxy: false },
     });
   });
 
@@ -83,6 +88,12 @@ describe("loadConfig", () => {
     ["REFRESCA_PLATFORM_TIMEOUT_MS", "99", /REFRESCA_PLATFORM_TIMEOUT_MS must be at least 100/],
     ["REFRESCA_PLATFORM_TIMEOUT_MS", "120001", /REFRESCA_PLATFORM_TIMEOUT_MS must be at most 120000/],
     ["REFRESCA_ENCRYPTION_KEYS", "k1:c2hvcnQ=", /REFRESCA_ENCRYPTION_KEYS entry 1: key "k1" is 5 bytes, expected 32/],
+    ["REFRESCA_SESSION_SECRET", "too-short-secret", /REFRESCA_SESSION_SECRET must be at least 32 characters/],
+    ["REFRESCA_ADMIN_KEY", "admin-hunter2", /REFRESCA_ADMIN_KEY must be at least 32 characters/],
+    ["PORT", "http", /PORT must be a whole number/],
+    ["PORT", "70000", /PORT must be at most 65535/],
+    ["HOST", "a host/with slash", /HOST must be a host name or an IP address/],
+    ["REFRESCA_TRUST_PROXY", "maybe", /REFRESCA_TRUST_PROXY must be true or false/],
   ])("names %s when it is %j, without echoing the value", (name, value, message) => {
     const text = problemsOf({ [name]: value });
     expect(text).toMatch(message);
@@ -161,5 +172,51 @@ describe("resolveEncryptionKeys", () => {
     await expect(attempt).rejects.toThrow(/REFRESCA_ENCRYPTION_KEYS is required when DATABASE_URL is set/);
     await expect(attempt).rejects.toThrow(/npx refresca keys generate/);
     await expect(attempt).rejects.toThrow(/randomBytes\(32\)/);
+  });
+});
+
+describe("the web variables and resolveSessionSecret", () => {
+  const dirs: string[] = [];
+  afterEach(async () => {
+    await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+  const tempDir = async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "refresca-config-"));
+    dirs.push(dir);
+    return dir;
+  };
+  const secret = "s".repeat(32);
+
+  test("reads PORT, HOST, REFRESCA_TRUST_PROXY, REFRESCA_SESSION_SECRET and REFRESCA_ADMIN_KEY", () => {
+    expect(
+      loadConfig({ PORT: "8080", HOST: "127.0.0.1", REFRESCA_TRUST_PROXY: "true", REFRESCA_SESSION_SECRET: secret, REFRESCA_ADMIN_KEY: `${secret}a` }).web,
+    ).toEqual({ port: 8080, host: "127.0.0.1", trustProxy: true, sessionSecret: secret, adminKey: `${secret}a` });
+  });
+
+  test("a configured secret wins", async () => {
+    const config = loadConfig({ REFRESCA_SESSION_SECRET: secret, DATABASE_URL: "postgres://db/x" });
+    await expect(resolveSessionSecret(config, () => {})).resolves.toBe(secret);
+  });
+
+  test("the embedded default creates a 0600 session secret file once, says so without the secret, and reuses it", async () => {
+    const dataDir = await tempDir();
+    const messages: string[] = [];
+    const config = loadConfig({ REFRESCA_DATA_DIR: dataDir });
+    const first = await resolveSessionSecret(config, (msg) => messages.push(msg));
+    expect(first.length).toBeGreaterThanOrEqual(32);
+    const file = path.join(dataDir, "session-secret");
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect(messages).toEqual([expect.stringContaining(`Created a local session secret at ${file}`)]);
+    expect(messages[0]).not.toContain(first);
+    expect(await resolveSessionSecret(config, (msg) => messages.push(msg))).toBe(first);
+    expect(messages).toHaveLength(1);
+  });
+
+  test("with DATABASE_URL and no secret, refuses to start and says how to make one", async () => {
+    const config = loadConfig({ DATABASE_URL: "postgres://db/refresca", REFRESCA_DATA_DIR: await tempDir() });
+    const attempt = resolveSessionSecret(config, () => {});
+    await expect(attempt).rejects.toBeInstanceOf(ConfigError);
+    await expect(attempt).rejects.toThrow(/REFRESCA_SESSION_SECRET is required when DATABASE_URL is set/);
+    await expect(attempt).rejects.toThrow(/openssl rand -base64 32/);
   });
 });

@@ -2,29 +2,50 @@ import type { ChannelInput } from "../core/validation";
 import type { SimulatorControl } from "../simulator";
 
 const MINUTE = 60;
-const DAY = 24 * 3600;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 
-/** Channels of all four platforms whose expiries spread from already expired to 60 days, minted by the simulator. */
+interface PlannedChannel {
+  id: string;
+  platform: "tiktok" | "instagram" | "facebook" | "whatsapp";
+  name: string;
+  local: string;
+  /** Seconds until the access token expires (negative: expired); null: never expires. */
+  expiresIn: number | null;
+  /** When the account was connected (Instagram refuses to refresh tokens younger than 24 h). @defaultValue 2 days ago */
+  connectedAgo?: number;
+  /** The platform revoked the grant: the next refresh is refused (INVALID_CREDENTIALS). */
+  revoked?: boolean;
+}
+
+/** All four platforms, expiries from already expired to 60 days; the TikTok tokens expire within minutes. */
+const PLAN: PlannedChannel[] = [
+  { id: "tiktok-shop", platform: "tiktok", name: "TikTok · Shop", local: "@demo.shop", expiresIn: 3 * MINUTE },
+  { id: "tiktok-brand", platform: "tiktok", name: "TikTok · Brand", local: "@demo.brand", expiresIn: 7 * MINUTE },
+  { id: "tiktok-live", platform: "tiktok", name: "TikTok · Live", local: "@demo.live", expiresIn: 12 * MINUTE },
+  { id: "tiktok-expired", platform: "tiktok", name: "TikTok · Old campaign", local: "@demo.old", expiresIn: -10 * MINUTE },
+  { id: "tiktok-revoked", platform: "tiktok", name: "TikTok · Revoked", local: "@demo.revoked", expiresIn: 20 * MINUTE, revoked: true },
+  { id: "instagram-main", platform: "instagram", name: "Instagram · Main", local: "@demo", expiresIn: 25 * MINUTE },
+  { id: "instagram-new", platform: "instagram", name: "Instagram · New shop", local: "@demo.new", expiresIn: 40 * MINUTE, connectedAgo: 2 * HOUR },
+  { id: "instagram-store", platform: "instagram", name: "Instagram · Store", local: "@demo.store", expiresIn: 20 * DAY },
+  { id: "facebook-page", platform: "facebook", name: "Facebook · Demo Page", local: "Demo Page", expiresIn: 50 * MINUTE },
+  { id: "facebook-events", platform: "facebook", name: "Facebook · Events", local: "Demo Events", expiresIn: 5 * HOUR },
+  { id: "facebook-ads", platform: "facebook", name: "Facebook · Ads", local: "Demo Ads", expiresIn: 59 * DAY },
+  { id: "whatsapp-support", platform: "whatsapp", name: "WhatsApp · Support", local: "+34 600 000 000", expiresIn: 7 * DAY },
+  { id: "whatsapp-sales", platform: "whatsapp", name: "WhatsApp · Sales", local: "+34 600 000 002", expiresIn: 30 * HOUR },
+  { id: "whatsapp-system", platform: "whatsapp", name: "WhatsApp · System user", local: "+34 600 000 001", expiresIn: null },
+];
+
+/** The demo tenant's channels, with tokens minted by the simulator (one revoked there, to show a failure). */
 export async function demoChannels(simulator: SimulatorControl, tenantId: string): Promise<ChannelInput[]> {
-  const plan = [
-    { id: "tiktok-shop", platform: "tiktok", name: "TikTok · Shop", local: "@demo.shop", expiresIn: 3 * MINUTE },
-    { id: "tiktok-brand", platform: "tiktok", name: "TikTok · Brand", local: "@demo.brand", expiresIn: 40 * MINUTE },
-    { id: "tiktok-expired", platform: "tiktok", name: "TikTok · Old campaign", local: "@demo.old", expiresIn: -10 * MINUTE },
-    { id: "instagram-main", platform: "instagram", name: "Instagram · Main", local: "@demo", expiresIn: 25 * MINUTE },
-    { id: "instagram-store", platform: "instagram", name: "Instagram · Store", local: "@demo.store", expiresIn: 20 * DAY },
-    { id: "facebook-page", platform: "facebook", name: "Facebook · Demo Page", local: "Demo Page", expiresIn: 50 * MINUTE },
-    { id: "facebook-ads", platform: "facebook", name: "Facebook · Ads", local: "Demo Ads", expiresIn: 59 * DAY },
-    { id: "whatsapp-support", platform: "whatsapp", name: "WhatsApp · Support", local: "+34 600 000 000", expiresIn: 7 * DAY },
-    { id: "whatsapp-system", platform: "whatsapp", name: "WhatsApp · System user", local: "+34 600 000 001", expiresIn: null },
-  ] as const;
   const channels: ChannelInput[] = [];
-  for (const entry of plan) {
+  for (const entry of PLAN) {
     const tokens = await simulator.issue({
       platform: entry.platform,
       ...(entry.expiresIn === null ? { neverExpires: true } : { accessExpiresInSeconds: entry.expiresIn }),
-      // Instagram refuses tokens younger than 24 hours: these were connected two days ago.
-      issuedAt: new Date(Date.now() - 2 * DAY * 1000),
+      issuedAt: new Date(Date.now() - (entry.connectedAgo ?? 2 * DAY) * 1000),
     });
+    if (entry.revoked) await simulator.revoke(tokens.refreshToken ?? tokens.accessToken);
     channels.push({
       tenantId,
       id: entry.id,

@@ -78,6 +78,24 @@ export function createQueueOperations(deps: { store: Store; queue: RefreshQueue;
       return { success: true as const, cancelled: inSql || inRedis };
     }),
 
+    /** The tenant's recurring sweep as SQL records it, with its next run from the queue; `schedule` is null when there is none. */
+    getRecurringTokenRefresh: defineOperation("getRecurringTokenRefresh", tenantOnlyInput, logger, async (input) => {
+      if (!(await store.tenants.exists(input.tenantId))) return noTenant();
+      const row = await store.schedules.get(input.tenantId);
+      if (!row) return { success: true as const, schedule: null };
+      const nextRunAt = await queue.sweepNextRun(input.tenantId);
+      return {
+        success: true as const,
+        schedule: {
+          intervalMinutes: row.intervalMinutes,
+          windowMinutes: row.windowMinutes,
+          // null while no worker has re-created a sweep that Redis lost.
+          nextRunAt: nextRunAt?.toISOString() ?? null,
+          updatedAt: row.updatedAt.toISOString(),
+        },
+      };
+    }),
+
     /** This tenant's refresh jobs by state: counted from its own jobs only, never by scanning the queue. */
     getTokenRefreshJobsStatus: defineOperation("getTokenRefreshJobsStatus", tenantOnlyInput, logger, async (input) => {
       if (!(await store.tenants.exists(input.tenantId))) return noTenant();

@@ -49,6 +49,8 @@ export class RefreshQueue {
       defaultJobOptions: { removeOnComplete: settings.keepCompleted, removeOnFail: settings.keepFailed },
     });
     this.tenantJobs = new TenantJobs(connection, this.names);
+    // The connection's errors are logged where it is made; without a listener BullMQ prints each one raw to stderr.
+    for (const queue of [this.refresh, this.sweep]) queue.on("error", () => {});
   }
 
   /**
@@ -160,6 +162,12 @@ export class RefreshQueue {
     await this.sweep.upsertJobScheduler(schedulerId, { every: intervalMinutes * 60_000 }, { name: "sweep", data: { tenantId } });
     const scheduler = await this.sweep.getJobScheduler(schedulerId);
     return { jobId: schedulerId, nextRunAt: new Date(scheduler?.next ?? Date.now()) };
+  }
+
+  /** When the tenant's sweep runs next, or null when Redis holds no sweep for it. */
+  async sweepNextRun(tenantId: string): Promise<Date | null> {
+    const scheduler = await this.sweep.getJobScheduler(sweepSchedulerId(tenantId));
+    return scheduler?.next ? new Date(scheduler.next) : null;
   }
 
   async removeSweep(tenantId: string): Promise<boolean> {

@@ -1,3 +1,4 @@
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
@@ -15,7 +16,9 @@ export interface DatabaseOptions {
   poolSize?: number;
 }
 
-const MIGRATIONS_FOLDER = fileURLToPath(new URL("./migrations", import.meta.url));
+// Built with path.join rather than `new URL("./migrations", import.meta.url)`, which bundlers (the Next.js build) take
+// for a module to resolve. Only unbundled code migrates: the web app's bundle opens the store with `migrate: false`.
+const migrationsFolder = () => path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 // Any fixed number works: it only has to be the same in every Refresca process migrating the same database.
 const MIGRATION_LOCK = 0x5265_6672;
@@ -53,7 +56,7 @@ export async function runMigrations(connection: Connection): Promise<void> {
     try {
       await client.query(`create schema if not exists "${connection.schema}"`);
       await migrate(drizzle(client, { schema }), {
-        migrationsFolder: MIGRATIONS_FOLDER,
+        migrationsFolder: migrationsFolder(),
         migrationsSchema: connection.schema,
         migrationsTable: "refresca_migrations",
       });

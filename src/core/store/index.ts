@@ -1,12 +1,15 @@
 import { ChannelRepository, ExpiryQueries } from "./channels";
 import { connect, runMigrations, type Connection, type DatabaseOptions } from "./database";
 import { EventRepository } from "./events";
+import { ChannelListing } from "./listing";
 import { ScheduleRepository } from "./schedules";
 import { TenantRepository } from "./tenants";
 
 export type { ChannelRow, RefreshEventRow, RefreshScheduleRow } from "./schema";
 export type { ChannelWrite, RefreshWrite, FailureWrite, RefreshEvent, ExpiringChannelRow } from "./channels";
 export type { DatabaseOptions } from "./database";
+export type { TenantSummary } from "./tenants";
+export { CHANNEL_SORTS, type ChannelSort, type ChannelListQuery, type ChannelListRow, type ExpiryHorizon } from "./listing";
 
 /** Everything Refresca keeps in PostgreSQL, behind one handle. */
 export interface Store {
@@ -14,6 +17,8 @@ export interface Store {
   channels: ChannelRepository;
   tenants: TenantRepository;
   expiry: ExpiryQueries;
+  /** The dashboard's paged channel list and expiry horizon. */
+  listing: ChannelListing;
   events: EventRepository;
   schedules: ScheduleRepository;
   close(): Promise<void>;
@@ -30,9 +35,10 @@ export async function openStore(options: DatabaseOptions & { migrate?: boolean }
   }
   return {
     connection,
-    channels: new ChannelRepository(connection.db),
+    channels: new ChannelRepository(connection.db, connection.pool),
     tenants: new TenantRepository(connection.db),
     expiry: new ExpiryQueries(connection.pool),
+    listing: new ChannelListing(connection.pool),
     events: new EventRepository(connection.db),
     schedules: new ScheduleRepository(connection.db),
     close: () => connection.close(),

@@ -9,6 +9,7 @@ import {
   primaryKey,
   text,
   timestamp,
+  uniqueIndex,
 } from "drizzle-orm/pg-core";
 
 // Tables are unqualified on purpose: each Refresca installation (and each test) lives in its own PostgreSQL
@@ -16,11 +17,20 @@ import {
 
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
-export const tenants = pgTable("tenants", {
-  id: text("id").primaryKey(),
-  name: text("name").notNull(),
-  createdAt: timestamptz("created_at").notNull().defaultNow(),
-});
+export const tenants = pgTable(
+  "tenants",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    /** SHA-256 (hex) of the tenant's dashboard API key; the key itself is shown once and never stored. */
+    apiKeyHash: text("api_key_hash"),
+    /** Non-secret id of the current key: sessions carry it, so issuing a new key ends the old key's sessions. */
+    apiKeyId: text("api_key_id"),
+    apiKeyCreatedAt: timestamptz("api_key_created_at"),
+  },
+  (t) => [uniqueIndex("tenants_api_key_hash_idx").on(t.apiKeyHash)],
+);
 
 export const channels = pgTable(
   "channels",
@@ -58,6 +68,9 @@ export const channels = pgTable(
   (t) => [
     primaryKey({ columns: [t.tenantId, t.id] }),
     index("channels_tenant_expires_idx").on(t.tenantId, t.expiresAt),
+    // The dashboard's channel list sorted by name, or by platform (then name): read in order, no sort.
+    index("channels_tenant_name_idx").on(t.tenantId, t.displayName, t.id),
+    index("channels_tenant_type_name_idx").on(t.tenantId, t.type, t.displayName, t.id),
     index("channels_key_id_idx").on(t.keyId),
   ],
 );

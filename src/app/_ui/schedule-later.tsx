@@ -1,0 +1,40 @@
+"use client";
+import { useState, useTransition } from "react";
+import { scheduleChannelTokenRefresh } from "@/app/actions/oauth-refresh";
+import { utc } from "./format";
+
+/** Schedules one refresh of a channel after a delay (scheduleChannelTokenRefresh). */
+export function ScheduleLater({ tenantId, channelId }: { tenantId: string; channelId: string }) {
+  const [pending, startTransition] = useTransition();
+  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+
+  const submit = (form: FormData) =>
+    startTransition(async () => {
+      const delayMinutes = Number(form.get("delayMinutes"));
+      const answer = await scheduleChannelTokenRefresh({ tenantId, channelId, delayMinutes });
+      setMessage(
+        answer.success
+          ? { ok: true, text: `Scheduled for ${utc(answer.scheduledFor)}` }
+          : { ok: false, text: `${answer.error} (${answer.code})` },
+      );
+    });
+
+  return (
+    <details className="later">
+      <summary>Later…</summary>
+      <form action={submit} className="inline-form">
+        <label>
+          in <input name="delayMinutes" type="number" min={0} max={43200} defaultValue={30} required aria-label="Delay in minutes" /> min
+        </label>
+        <button type="submit" className="button small secondary" disabled={pending}>
+          {pending ? "Scheduling…" : "Schedule"}
+        </button>
+      </form>
+      {message && (
+        <p role="status" className={message.ok ? "note ok" : "note error"}>
+          {message.text}
+        </p>
+      )}
+    </details>
+  );
+}

@@ -1,0 +1,128 @@
+import path from "node:path";
+import type { RefrescaConfig } from "../config";
+import type { Logger } from "../core/logger";
+import { ensureWebBuild } from "../launcher/build-web";
+import { ensureRedisForDemo, freePort, portIsFree, RedisMissingError, safeUrl, type RedisForDemo } from "../launcher/local-redis";
+import { startWebProcess, type WebProcess } from "../launcher/web-process";
+import { createRefresca, type Refresca } from "../refresca";
+import {
+  SIM_META_APP_ID,
+  SIM_META_APP_SECRET,
+  SIM_TIKTOK_CLIENT_KEY,
+  SIM_TIKTOK_CLIENT_SECRET,
+  startSimulator,
+  type Simulator,
+} from "../simulator";
+import { demoChannels } from "./seed";
+
+const TENANT = "demo";
+/** Short-lived TikTok tokens, so refreshes keep happening while someone watches the dashboard. */
+const TIKTOK_TOKEN_MINUTES = 8;
+const RECURRING_MINUTES = 5;
+
+/** An expected failure of the demo: printed alone, exit code 1. */
+export class DemoError extends Error {}
+
+/**
+ * `npm run demo`: the embedded PostgreSQL in the data folder, Redis (a private one when none answers), the platform
+ * simulator, the seeded tenant "demo" with a recurring refresh, a worker, and the dashboard — until Ctrl-C.
+ */
+export async function runDemo(config: RefrescaConfig, logger: Logger, waitForStop: () => Promise<string>): Promise<void> {
+  const say = (line: string) => console.log(line);
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanUp = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: Error) => logger.warn({ err: error.message }, "demo cleanup"));
+  };
+  say("Refresca demo\n");
+  if (config.databaseUrl) say("  (DATABASE_URL is ignored: the demo keeps its own embedded PostgreSQL in the data folder.)");
+  try {
+    let redis: RedisForDemo;
+    try {
+      redis = await ensureRedisForDemo(config.redisUrl, config.dataDir, (line) => say(`  ${line}`));
+    } catch (error) {
+      if (error instanceof RedisMissingError) throw new DemoError(error.message);
+      throw error;
+    }
+    cleanups.push(() => redis.stop());
+    say(`  ✓ Redis at ${safeUrl(redis.url)}${redis.started ? " (private, stopped at exit)" : ""}`);
+
+    const simulator: Simulator = await startSimulator({ port: 0, latencyMs: 80, tiktok: { accessLifetimeSeconds: TIKTOK_TOKEN_MINUTES * 60 } });
+    cleanups.push(() => simulator.close());
+    say(`  ✓ Platform simulator at ${simulator.url} (TikTok access tokens live ${TIKTOK_TOKEN_MINUTES} minutes)`);
+
+    const endpoints = { metaGraphUrl: simulator.url, instagramGraphUrl: simulator.url, tiktokApiUrl: simulator.url };
+    const apps = {
+      meta: { appId: SIM_META_APP_ID, appSecret: SIM_META_APP_SECRET },
+      tiktok: { clientKey: SIM_TIKTOK_CLIENT_KEY, clientSecret: SIM_TIKTOK_CLIENT_SECRET },
+    };
+    const refresca: Refresca = await createRefresca({ logger, env: withoutDatabaseUrl(process.env), redisUrl: redis.url, endpoints, apps });
+    cleanups.push(() => refresca.close());
+    // The embedded server's package installs signal hooks that exit at once; the demo stops things in its own order.
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(signal);
+    say(`  ✓ PostgreSQL embedded in ${displayPath(config.dataDir)}`);
+
+    const channels = await demoChannels(simulator, TENANT);
+    for (const channel of channels) {
+      const saved = await refresca.channels.upsert(channel);
+      if (!saved.success) throw new Error(`Seeding ${channel.id} failed: ${saved.error}`);
+    }
+    const key = await refresca.tenants.issueApiKey({ tenantId: TENANT, name: "Demo" });
+    if (!key.success) throw new Error(`Could not create the demo key: ${key.error}`);
+    const recurring = await refresca.scheduleRecurringTokenRefresh({ tenantId: TENANT, intervalMinutes: RECURRING_MINUTES });
+    if (!recurring.success) throw new Error(`Could not set the recurring refresh: ${recurring.error}`);
+    await refresca.startWorker();
+    say(`  ✓ Tenant "${TENANT}": ${channels.length} channels on 4 platforms, refreshed every ${RECURRING_MINUTES} minutes by a worker`);
+
+    await ensureWebBuild((line) => say(`  … ${line}`));
+    const host = "127.0.0.1";
+    let port = config.web.port;
+    if (!(await portIsFree(port, host))) {
+      const taken = port;
+      port = await freePort();
+      say(`  (port ${taken} is taken: using ${port}; set PORT to choose)`);
+    }
+    const url = `http://${host}:${port}`;
+    const web: WebProcess = await startWebProcess({
+      url,
+      env: {
+        ...withoutDatabaseUrl(process.env),
+        // The web process finds the embedded PostgreSQL, the key file and the session secret in the same data folder.
+        REFRESCA_DATA_DIR: config.dataDir,
+        REDIS_URL: redis.url,
+        META_GRAPH_URL: simulator.url,
+        INSTAGRAM_GRAPH_URL: simulator.url,
+        TIKTOK_API_URL: simulator.url,
+        META_APP_ID: SIM_META_APP_ID,
+        META_APP_SECRET: SIM_META_APP_SECRET,
+        TIKTOK_CLIENT_KEY: SIM_TIKTOK_CLIENT_KEY,
+        TIKTOK_CLIENT_SECRET: SIM_TIKTOK_CLIENT_SECRET,
+        TIKTOK_APP_ID: undefined,
+        TIKTOK_APP_SECRET: undefined,
+        PORT: String(port),
+        HOST: host,
+        LOG_LEVEL: process.env.LOG_LEVEL ?? "error",
+      },
+    });
+    cleanups.push(() => web.stop());
+    say(`  ✓ Dashboard at ${url}\n`);
+    say(`Open ${url} and sign in with the demo tenant's API key (new at every start):\n\n    ${key.apiKey}\n`);
+    say("Press Ctrl-C to stop everything.");
+
+    const reason = await Promise.race([waitForStop(), web.exited.then(() => "the web process exited")]);
+    say(`\nStopping (${reason})…`);
+  } finally {
+    await cleanUp();
+  }
+  say("Stopped.");
+}
+
+function withoutDatabaseUrl(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  delete copy.DATABASE_URL;
+  return copy;
+}
+
+function displayPath(dir: string): string {
+  const relative = path.relative(process.cwd(), dir);
+  return relative && !relative.startsWith("..") && !path.isAbsolute(relative) ? `./${relative}` : dir;
+}

@@ -1,0 +1,50 @@
+import { failure, type Failure } from "../core/errors";
+import { failureFor } from "../core/operation";
+import type { Refresca } from "../refresca";
+import { currentSession, mayActFor } from "./auth";
+import { webLogger, webRuntime } from "./runtime";
+
+/** The specification's eight operations, as the server actions expose them. */
+export type SpecOperation =
+  | "refreshChannelToken"
+  | "refreshMultipleChannelTokens"
+  | "getChannelsNeedingTokenRefresh"
+  | "scheduleChannelTokenRefresh"
+  | "scheduleRecurringTokenRefresh"
+  | "cancelRecurringTokenRefresh"
+  | "getTokenRefreshJobsStatus"
+  | "getRefreshStatistics";
+
+export type OperationInput<K extends SpecOperation> = Parameters<Refresca[K]>[0];
+export type OperationAnswer<K extends SpecOperation> = Awaited<ReturnType<Refresca[K]>>;
+
+/**
+ * The one wrapper of everything the browser can reach (server actions, route handlers, page reads): read the
+ * session → check that it may act for the requested tenant → run the core operation, which validates its input with
+ * zod. Nothing is touched before both checks pass. Expected failures come back as `{ success: false, error, code }`;
+ * anything unexpected is logged and answered with a generic sentence.
+ */
+export async function withTenant<R extends object>(
+  operation: string,
+  input: unknown,
+  run: (refresca: Refresca) => Promise<R | Failure>,
+): Promise<R | Failure> {
+  try {
+    const session = await currentSession();
+    if (!session) return failure("UNAUTHORIZED", "Sign in first: there is no session, or it has expired.");
+    const tenantId = typeof input === "object" && input !== null ? (input as { tenantId?: unknown }).tenantId : undefined;
+    if (typeof tenantId !== "string") return failure("INVALID_INPUT", "Invalid input: tenantId: must be a string.");
+    if (!mayActFor(session, tenantId)) return failure("FORBIDDEN", "This session may not act for that tenant.");
+    const { refresca } = await webRuntime();
+    return await run(refresca);
+  } catch (error) {
+    return failureFor(error, operation, webLogger);
+  }
+}
+
+/** A specification operation behind the wrapper: what every export of `@/app/actions/oauth-refresh` is. */
+export function tenantOperation<K extends SpecOperation>(operation: K, input: OperationInput<K>): Promise<OperationAnswer<K>> {
+  return withTenant(operation, input, (refresca) =>
+    (refresca[operation] as (input: OperationInput<K>) => Promise<OperationAnswer<K>>)(input),
+  ) as Promise<OperationAnswer<K>>;
+}
