@@ -3,8 +3,10 @@ import { cache } from "react";
 import { webRuntime } from "./runtime";
 import { adminKeyId, openSession, SESSION_COOKIE } from "./session";
 
-/** Who is signed in: an admin (any tenant) or one tenant. */
-export type Session = { role: "admin" } | { role: "tenant"; tenantId: string; tenantName: string };
+import type { Session } from "./policy";
+
+export type { Session } from "./policy";
+export { mayActFor } from "./policy";
 
 /**
  * The session of the current request, or null: the cookie must be validly signed and unexpired, AND its key must
@@ -23,8 +25,3 @@ export const currentSession = cache(async (): Promise<Session | null> => {
   if (!tenant || tenant.apiKeyId !== claims.keyId) return null;
   return { role: "tenant", tenantId: tenant.id, tenantName: tenant.name };
 });
-
-/** The membership rule, in one place: a tenant session acts for its own tenant only; an admin for any. */
-export function mayActFor(session: Session, tenantId: string): boolean {
-  return session.role === "admin" || session.tenantId === tenantId;
-}

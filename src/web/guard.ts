@@ -1,7 +1,8 @@
-import { failure, type Failure } from "../core/errors";
+import type { Failure } from "../core/errors";
 import { failureFor } from "../core/operation";
 import type { Refresca } from "../refresca";
-import { currentSession, mayActFor } from "./auth";
+import { currentSession } from "./auth";
+import { forSession } from "./policy";
 import { webLogger, webRuntime } from "./runtime";
 
 /** The specification's eight operations, as the server actions expose them. */
@@ -30,13 +31,7 @@ export async function withTenant<R extends object>(
   run: (refresca: Refresca) => Promise<R | Failure>,
 ): Promise<R | Failure> {
   try {
-    const session = await currentSession();
-    if (!session) return failure("UNAUTHORIZED", "Sign in first: there is no session, or it has expired.");
-    const tenantId = typeof input === "object" && input !== null ? (input as { tenantId?: unknown }).tenantId : undefined;
-    if (typeof tenantId !== "string") return failure("INVALID_INPUT", "Invalid input: tenantId: must be a string.");
-    if (!mayActFor(session, tenantId)) return failure("FORBIDDEN", "This session may not act for that tenant.");
-    const { refresca } = await webRuntime();
-    return await run(refresca);
+    return await forSession(await currentSession(), input, async () => run((await webRuntime()).refresca));
   } catch (error) {
     return failureFor(error, operation, webLogger);
   }

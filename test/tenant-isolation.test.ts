@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { forSession, type Session } from "../src/web/policy";
+import { startHarness, type Harness } from "./support/harness";
+import { operationInput, SPEC_OPERATIONS, survives, tenantSnapshot, type HostileIds, type Operation } from "./support/hostile";
+
+let h: Harness;
+let ids: HostileIds;
+let victimChannels: string[];
+
+beforeAll(async () => {
+  h = await startHarness();
+  const victim = h.tenant();
+  const attacker = h.tenant();
+  victimChannels = [];
+  for (const platform of ["tiktok", "facebook", "instagram", "whatsapp"] as const) {
+    victimChannels.push((await h.addChannel({ tenantId: victim, platform, expiresInSeconds: 300 })).id);
+  }
+  await h.refresca.scheduleRecurringTokenRefresh({ tenantId: victim, intervalMinutes: 60 });
+  ids = {
+    victim,
+    attacker,
+    victimChannel: victimChannels[0]!,
+    attackerChannel: (await h.addChannel({ tenantId: attacker, platform: "facebook", expiresInSeconds: 300 })).id,
+  };
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe("tenant A cannot reach tenant B's channels or jobs", () => {
+  it("through the library, naming B's channels under A's tenant id, for every operation", async () => {
+    const before = await tenantSnapshot(h, ids.victim);
+    const calls: Array<[string, unknown]> = [
+      ["refreshChannelToken", { tenantId: ids.attacker, channelId: ids.victimChannel }],
+      ["refreshMultipleChannelTokens", { tenantId: ids.attacker, channelIds: victimChannels }],
+      ["refreshMultipleChannelTokens", { tenantId: ids.attacker }],
+      ["getChannelsNeedingTokenRefresh", { tenantId: ids.attacker, refreshBeforeMinutes: 525_600 }],
+      ["scheduleChannelTokenRefresh", { tenantId: ids.attacker, channelId: ids.victimChannel, delayMinutes: 0 }],
+      ["scheduleRecurringTokenRefresh", { tenantId: ids.attacker, intervalMinutes: 1 }],
+      ["cancelRecurringTokenRefresh", { tenantId: ids.attacker }],
+      ["getTokenRefreshJobsStatus", { tenantId: ids.attacker }],
+      ["getRefreshStatistics", { tenantId: ids.attacker }],
+    ];
+    const answers = [];
+    for (const [name, input] of calls) answers.push(await (h.refresca[name as keyof typeof h.refresca] as Operation)(input));
+    answers.push(await h.refresca.channels.get({ tenantId: ids.attacker, channelId: ids.victimChannel }));
+    answers.push(await h.refresca.channels.remove({ tenantId: ids.attacker, channelId: ids.victimChannel }));
+    answers.push(await h.refresca.channels.list({ tenantId: ids.attacker }));
+    expect(answers[0]).toMatchObject({ code: "NOT_FOUND" });
+    expect(answers[1]).toMatchObject({ success: true, succeeded: 0, results: victimChannels.map(() => ({ code: "NOT_FOUND" })) });
+    expect(answers[4]).toMatchObject({ code: "NOT_FOUND" });
+    // Apart from the batch echoing the ids A sent, A's answers never mention B's channels; B counts nowhere in A's figures.
+    const text = JSON.stringify(answers.filter((_, index) => index !== 1));
+    for (const id of victimChannels.slice(1)) expect(text).not.toContain(id);
+    expect(answers[7]).toMatchObject({ jobsDelayed: 1 }); // A's own channel only
+    expect(answers[8]).toMatchObject({ statistics: { totalChannels: 1 } });
+    expect(await tenantSnapshot(h, ids.victim)).toEqual(before);
+  });
+
+  const sessionA = (): Session => ({ role: "tenant", tenantId: ids.attacker, tenantName: "A" });
+
+  it.each(SPEC_OPERATIONS)(
+    "through the server actions' access check: %s with A's session and 1,000 arbitrary inputs, forged tenant ids included",
+    async (name) => {
+      const operation = h.refresca[name] as Operation;
+      const guarded: Operation = (input) => forSession(sessionA(), input, () => operation(input)) as never;
+      await survives(h, ids.victim, guarded, operationInput(ids, true), (input, answer) => {
+        const tenantId = (input as { tenantId?: unknown } | null)?.tenantId;
+        if (typeof tenantId === "string" && tenantId !== ids.attacker) expect(answer.code).toBe("FORBIDDEN");
+      });
+    },
+    120_000,
+  );
+
+  it("refuses every operation without a session, and lets an admin act for any tenant", async () => {
+    for (const name of SPEC_OPERATIONS) {
+      const input = { tenantId: ids.victim };
+      expect(await forSession(null, input, () => (h.refresca[name] as Operation)(input) as never)).toMatchObject({ code: "UNAUTHORIZED" });
+    }
+    const stats = await forSession({ role: "admin" }, { tenantId: ids.victim }, () => h.refresca.getRefreshStatistics({ tenantId: ids.victim }));
+    expect(stats).toMatchObject({ success: true, statistics: { totalChannels: 4 } });
+  });
+});
