@@ -5,18 +5,42 @@ import { PLATFORMS } from "../src/core/types";
 import { SIM_META_APP_SECRET, SIM_TIKTOK_CLIENT_SECRET } from "../src/simulator";
 import { TEST_DATABASE_URL } from "./env";
 import { startHarness, TEST_KEYS, type Harness } from "./support/harness";
+import { waitFor } from "./support/wait";
 
 const run = promisify(execFile);
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ refresca: { queue: { backoffMs: 100 } } });
+  await h.refresca.startWorker();
 });
+
+/** Every value under the installation's Redis prefix, read by type (DUMP would compress long strings). */
+async function redisText(): Promise<string> {
+  const redis = h.refresca.internals.redis;
+  const parts: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${h.keyPrefix}*`, "COUNT", 1000);
+    cursor = next;
+    for (const key of keys) {
+      const type = await redis.type(key);
+      parts.push(key);
+      if (type === "string") parts.push((await redis.get(key)) ?? "");
+      else if (type === "hash") parts.push(JSON.stringify(await redis.hgetall(key)));
+      else if (type === "list") parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
+      else if (type === "set") parts.push(JSON.stringify(await redis.smembers(key)));
+      else if (type === "zset") parts.push(JSON.stringify(await redis.zrange(key, 0, -1, "WITHSCORES")));
+      else if (type === "stream") parts.push(JSON.stringify(await redis.xrange(key, "-", "+")));
+    }
+  } while (cursor !== "0");
+  return parts.join("\n");
+}
 afterAll(async () => {
   await h?.close();
 });
 
 describe("secrets stay secret", () => {
-  it("leaves no token or app secret in a database dump, the debug logs or any answer", async () => {
+  it("leaves no token or app secret in a database dump, Redis, the debug logs, the metrics or any answer", async () => {
     const tenantId = h.tenant();
     const answers: unknown[] = [];
     const channels = [];
@@ -34,6 +58,17 @@ describe("secrets stay secret", () => {
     answers.push(await h.refresca.getRefreshStatistics({ tenantId }));
     answers.push(await h.refresca.channels.list({ tenantId }));
     for (const channel of channels) answers.push(await h.refresca.channels.get({ tenantId, channelId: channel.id }));
+    // The queue's side: scheduled, recurring and failing jobs, with their job logs and failure reasons.
+    await h.simulator.inject({ kind: "unavailable", count: 6 });
+    for (const channel of channels) {
+      answers.push(await h.refresca.scheduleChannelTokenRefresh({ tenantId, channelId: channel.id, delayMinutes: 0 }));
+    }
+    answers.push(await h.refresca.scheduleRecurringTokenRefresh({ tenantId, intervalMinutes: 5 }));
+    await waitFor("the queued refreshes to finish", async () => {
+      const status = await h.refresca.getTokenRefreshJobsStatus({ tenantId });
+      return status.success && status.jobsActive + status.jobsWaiting === 0 && status.jobsCompleted + status.jobsFailed >= channels.length;
+    });
+    answers.push(await h.refresca.getTokenRefreshJobsStatus({ tenantId }));
 
     const tokens = await h.simulator.issuedTokens();
     expect(tokens.length).toBeGreaterThan(channels.length); // refreshes minted new ones too
@@ -46,7 +81,13 @@ describe("secrets stay secret", () => {
     const logs = h.logs.join("\n");
     expect(logs.length).toBeGreaterThan(0);
     const answerText = JSON.stringify(answers);
+    const redis = await redisText();
+    expect(redis).toContain("attempt 1/3"); // job logs were read
+    const metrics = await h.refresca.metrics.registry.metrics();
+    expect(metrics).toContain("refresca_refreshes_total");
     for (const secret of secrets) {
+      expect(redis.includes(secret), "redis").toBe(false);
+      expect(metrics.includes(secret), "metrics").toBe(false);
       expect(dump.includes(secret), "database dump").toBe(false);
       expect(logs.includes(secret), "logs").toBe(false);
       expect(answerText.includes(secret), "answers").toBe(false);
