@@ -5,14 +5,7 @@ import { ensureWebBuild } from "../launcher/build-web";
 import { ensureRedisForDemo, freePort, portIsFree, RedisMissingError, safeUrl, type RedisForDemo } from "../launcher/local-redis";
 import { startWebProcess, type WebProcess } from "../launcher/web-process";
 import { createRefresca, type Refresca } from "../refresca";
-import {
-  SIM_META_APP_ID,
-  SIM_META_APP_SECRET,
-  SIM_TIKTOK_CLIENT_KEY,
-  SIM_TIKTOK_CLIENT_SECRET,
-  startSimulator,
-  type Simulator,
-} from "../simulator";
+import { refrescaEnvFor, refrescaSettingsFor, startSimulator, type Simulator } from "../simulator";
 import { demoChannels } from "./seed";
 
 const TENANT = "demo";
@@ -50,11 +43,7 @@ export async function runDemo(config: RefrescaConfig, logger: Logger, waitForSto
     cleanups.push(() => simulator.close());
     say(`  ✓ Platform simulator at ${simulator.url} (TikTok access tokens live ${TIKTOK_TOKEN_MINUTES} minutes)`);
 
-    const endpoints = { metaGraphUrl: simulator.url, instagramGraphUrl: simulator.url, tiktokApiUrl: simulator.url };
-    const apps = {
-      meta: { appId: SIM_META_APP_ID, appSecret: SIM_META_APP_SECRET },
-      tiktok: { clientKey: SIM_TIKTOK_CLIENT_KEY, clientSecret: SIM_TIKTOK_CLIENT_SECRET },
-    };
+    const { endpoints, apps } = refrescaSettingsFor(simulator.url);
     const refresca: Refresca = await createRefresca({ logger, env: withoutDatabaseUrl(process.env), redisUrl: redis.url, endpoints, apps });
     cleanups.push(() => refresca.close());
     // The embedded server's package installs signal hooks that exit at once; the demo stops things in its own order.
@@ -89,13 +78,7 @@ export async function runDemo(config: RefrescaConfig, logger: Logger, waitForSto
         // The web process finds the embedded PostgreSQL, the key file and the session secret in the same data folder.
         REFRESCA_DATA_DIR: config.dataDir,
         REDIS_URL: redis.url,
-        META_GRAPH_URL: simulator.url,
-        INSTAGRAM_GRAPH_URL: simulator.url,
-        TIKTOK_API_URL: simulator.url,
-        META_APP_ID: SIM_META_APP_ID,
-        META_APP_SECRET: SIM_META_APP_SECRET,
-        TIKTOK_CLIENT_KEY: SIM_TIKTOK_CLIENT_KEY,
-        TIKTOK_CLIENT_SECRET: SIM_TIKTOK_CLIENT_SECRET,
+        ...refrescaEnvFor(simulator.url),
         TIKTOK_APP_ID: undefined,
         TIKTOK_APP_SECRET: undefined,
         PORT: String(port),

@@ -17,3 +17,4 @@ export {
   type SimulatorOptions,
   type TikTokSimOptions,
 } from "./options";
+export { refrescaEnvFor, refrescaSettingsFor } from "./refresca-settings";

@@ -4,15 +4,7 @@ import pg from "pg";
 import { createLogger } from "../../src/core/logger";
 import type { Platform } from "../../src/core/types";
 import { createRefresca, type Refresca, type RefrescaOptions } from "../../src/refresca";
-import {
-  SIM_META_APP_ID,
-  SIM_META_APP_SECRET,
-  SIM_TIKTOK_CLIENT_KEY,
-  SIM_TIKTOK_CLIENT_SECRET,
-  startSimulator,
-  type Simulator,
-  type SimulatorOptions,
-} from "../../src/simulator";
+import { refrescaSettingsFor, startSimulator, type Simulator, type SimulatorOptions } from "../../src/simulator";
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "../env";
 
 /** A fixed test key: tests must not depend on a key file on the machine. */
@@ -62,11 +54,7 @@ export async function startHarness(
     redisUrl: TEST_REDIS_URL,
     keyPrefix,
     encryptionKeys: TEST_KEYS,
-    endpoints: { metaGraphUrl: simulator.url, instagramGraphUrl: simulator.url, tiktokApiUrl: simulator.url },
-    apps: {
-      meta: { appId: SIM_META_APP_ID, appSecret: SIM_META_APP_SECRET },
-      tiktok: { clientKey: SIM_TIKTOK_CLIENT_KEY, clientSecret: SIM_TIKTOK_CLIENT_SECRET },
-    },
+    ...refrescaSettingsFor(simulator.url),
     platformTimeoutMs: 3000,
     env: {},
     ...setup.refresca,

@@ -3,6 +3,7 @@ import net from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
+import { refrescaEnvFor } from "../../src/simulator";
 import type { Harness } from "./harness";
 import { waitFor } from "./wait";
 
@@ -33,13 +34,7 @@ export function workerEnv(h: Harness, extra: Record<string, string> = {}): NodeJ
     REFRESCA_DB_SCHEMA: options.schema!,
     REFRESCA_KEY_PREFIX: options.keyPrefix!,
     REFRESCA_ENCRYPTION_KEYS: options.encryptionKeys!,
-    META_GRAPH_URL: options.endpoints!.metaGraphUrl!,
-    INSTAGRAM_GRAPH_URL: options.endpoints!.instagramGraphUrl!,
-    TIKTOK_API_URL: options.endpoints!.tiktokApiUrl!,
-    META_APP_ID: options.apps!.meta!.appId,
-    META_APP_SECRET: options.apps!.meta!.appSecret,
-    TIKTOK_CLIENT_KEY: options.apps!.tiktok!.clientKey,
-    TIKTOK_CLIENT_SECRET: options.apps!.tiktok!.clientSecret,
+    ...refrescaEnvFor(h.simulator.url),
     REFRESCA_PLATFORM_TIMEOUT_MS: String(options.platformTimeoutMs ?? 3000),
     LOG_LEVEL: "info",
     ...extra,
