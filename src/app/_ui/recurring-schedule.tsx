@@ -1,4 +1,5 @@
 "use client";
+import { StatusNote, type StatusMessage } from "./status-note";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 import { cancelRecurringTokenRefresh, scheduleRecurringTokenRefresh } from "@/app/actions/oauth-refresh";
@@ -14,7 +15,7 @@ export interface ScheduleView {
 export function RecurringSchedule({ tenantId, schedule }: { tenantId: string; schedule: ScheduleView | null }) {
   const router = useRouter();
   const [pending, startTransition] = useTransition();
-  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  const [message, setMessage] = useState<StatusMessage | null>(null);
 
   const set = (form: FormData) =>
     startTransition(async () => {
@@ -74,11 +75,7 @@ export function RecurringSchedule({ tenantId, schedule }: { tenantId: string; sc
           </button>
         )}
       </form>
-      {message && (
-        <p role="status" className={message.ok ? "note ok" : "note error"}>
-          {message.text}
-        </p>
-      )}
+      <StatusNote message={message} />
     </div>
   );
 }

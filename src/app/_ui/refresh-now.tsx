@@ -1,4 +1,5 @@
 "use client";
+import { StatusNote, type StatusMessage } from "./status-note";
 import { useRouter } from "next/navigation";
 import { useState, useTransition } from "react";
 import { refreshChannelToken } from "@/app/actions/oauth-refresh";
@@ -8,7 +9,7 @@ import { utc } from "./format";
 export function RefreshNow({ tenantId, channelId }: { tenantId: string; channelId: string }) {
   const router = useRouter();
   const [pending, startTransition] = useTransition();
-  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  const [message, setMessage] = useState<StatusMessage | null>(null);
 
   const refresh = () =>
     startTransition(async () => {
@@ -26,11 +27,7 @@ export function RefreshNow({ tenantId, channelId }: { tenantId: string; channelI
       <button type="button" className="button small" onClick={refresh} disabled={pending}>
         {pending ? "Refreshing…" : "Refresh now"}
       </button>
-      {message && (
-        <span role="status" className={message.ok ? "note ok" : "note error"}>
-          {message.text}
-        </span>
-      )}
+      <StatusNote message={message} as="span" />
     </div>
   );
 }

@@ -1,4 +1,5 @@
 "use client";
+import { StatusNote, type StatusMessage } from "./status-note";
 import { useState, useTransition } from "react";
 import { scheduleChannelTokenRefresh } from "@/app/actions/oauth-refresh";
 import { utc } from "./format";
@@ -6,7 +7,7 @@ import { utc } from "./format";
 /** Schedules one refresh of a channel after a delay (scheduleChannelTokenRefresh). */
 export function ScheduleLater({ tenantId, channelId }: { tenantId: string; channelId: string }) {
   const [pending, startTransition] = useTransition();
-  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  const [message, setMessage] = useState<StatusMessage | null>(null);
 
   const submit = (form: FormData) =>
     startTransition(async () => {
@@ -30,11 +31,7 @@ export function ScheduleLater({ tenantId, channelId }: { tenantId: string; chann
           {pending ? "Scheduling…" : "Schedule"}
         </button>
       </form>
-      {message && (
-        <p role="status" className={message.ok ? "note ok" : "note error"}>
-          {message.text}
-        </p>
-      )}
+      <StatusNote message={message} />
     </details>
   );
 }

@@ -1,11 +1,6 @@
-export interface Statistics {
-  totalChannels: number;
-  channelsNeedingRefresh: number;
-  channelsWithRefreshToken: number;
-  urgentChannels: number;
-  expiredChannels: number;
-  needsReauth: number;
-}
+import type { ChannelStatisticsRow as Statistics } from "@/core/store/channels";
+
+export type { Statistics };
 
 const CARDS: Array<{ key: keyof Statistics; label: string; hint: string; tone?: (n: number) => string }> = [
   { key: "totalChannels", label: "Channels", hint: "connected to this tenant" },
