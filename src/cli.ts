@@ -1,3 +1,5 @@
+// First: it notes the signal listeners the runtime installed before any library adds its own.
+import { dropLibrarySignalHooks } from "./launcher/signals";
 import { readFile } from "node:fs/promises";
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, loadConfig, resolveSessionSecret } from "./config";
@@ -166,7 +168,7 @@ async function runWorker(kind: "worker" | "start") {
   const refresca = await createRefresca({ logger });
   // Starting the embedded server installs a signal hook that exits as soon as the server is stopped; this process
   // shuts down in its own order instead (jobs first, database last).
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(signal);
+  dropLibrarySignalHooks();
   await refresca.startWorker();
   let web: WebProcess | undefined;
   if (kind === "start") {
@@ -221,7 +223,7 @@ program
     if (await webBuildIsStale()) logger.warn("the web app's build (.next) is missing or older than the sources: run `npm run build`");
     // Migrates (the app's bundle cannot), and owns the embedded PostgreSQL when none is running.
     const refresca = await createRefresca({ logger });
-    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(signal);
+    dropLibrarySignalHooks();
     const server = await serveWeb({ port: config.web.port, host: config.web.host, trustProxy: config.web.trustProxy });
     logger.info({ url: server.url }, "web app listening");
     // Started by `start` or `demo` with an IPC channel: a launcher that dies takes this process with it.

@@ -1,3 +1,4 @@
+import { dropLibrarySignalHooks } from "../launcher/signals";
 import path from "node:path";
 import type { RefrescaConfig } from "../config";
 import type { Logger } from "../core/logger";
@@ -47,7 +48,7 @@ export async function runDemo(config: RefrescaConfig, logger: Logger, waitForSto
     const refresca: Refresca = await createRefresca({ logger, env: withoutDatabaseUrl(process.env), redisUrl: redis.url, endpoints, apps });
     cleanups.push(() => refresca.close());
     // The embedded server's package installs signal hooks that exit at once; the demo stops things in its own order.
-    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(signal);
+    dropLibrarySignalHooks();
     say(`  ✓ PostgreSQL embedded in ${displayPath(config.dataDir)}`);
 
     const channels = await demoChannels(simulator, TENANT);
