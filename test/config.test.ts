@@ -126,16 +126,18 @@ describe("loadConfig", () => {
   });
 });
 
+/** Temporary data folders, removed after each test. */
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
+async function tempDir() {
+  const dir = await mkdtemp(path.join(tmpdir(), "refresca-config-"));
+  dirs.push(dir);
+  return dir;
+}
+
 describe("resolveEncryptionKeys", () => {
-  const dirs: string[] = [];
-  afterEach(async () => {
-    await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-  });
-  const tempDir = async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "refresca-config-"));
-    dirs.push(dir);
-    return dir;
-  };
 
   test("configured keys win", async () => {
     const keys = generateKeySpec("k1");
@@ -176,15 +178,6 @@ describe("resolveEncryptionKeys", () => {
 });
 
 describe("the web variables and resolveSessionSecret", () => {
-  const dirs: string[] = [];
-  afterEach(async () => {
-    await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-  });
-  const tempDir = async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "refresca-config-"));
-    dirs.push(dir);
-    return dir;
-  };
   const secret = "s".repeat(32);
 
   test("reads PORT, HOST, REFRESCA_TRUST_PROXY, REFRESCA_SESSION_SECRET and REFRESCA_ADMIN_KEY", () => {

@@ -3,6 +3,7 @@ import { Suspense, type ReactNode } from "react";
 import { signOut } from "@/app/actions/session";
 import { Nav } from "@/app/_ui/nav";
 import { currentSession } from "@/web/auth";
+import { Brand } from "@/app/_ui/brand";
 
 /** Every dashboard page: signed in, or off to the sign-in page. (Each page and action checks again.) */
 export default async function DashboardLayout({ children }: { children: ReactNode }) {
@@ -11,12 +12,7 @@ export default async function DashboardLayout({ children }: { children: ReactNod
   return (
     <>
       <header className="topbar">
-        <div className="brand">
-          <span className="logo" aria-hidden>
-            ↻
-          </span>{" "}
-          Refresca
-        </div>
+        <Brand />
         <Suspense>
           <Nav />
         </Suspense>

@@ -3,12 +3,11 @@ import { RefreshError } from "../errors";
 import type { Platform, TokenSet } from "../types";
 import { bearerType, expiresInSeconds, graphFailure, isGraphFailure, parseSuccess, tokenValue } from "./classify";
 import { send, type CallContext, type PlatformAnswer } from "./http";
-import type { PlatformProvider, ProviderOptions, RefreshRequest } from "./types";
+import type { PlatformProvider, ProviderOptions, RefreshRequest, ResolvedProviderOptions as Options } from "./types";
 
 /** The platforms that refresh through Meta's `fb_exchange_token` (Instagram only when connected via Facebook Login). */
 export type MetaPlatform = Extract<Platform, "facebook" | "whatsapp" | "instagram">;
 
-type Options = ProviderOptions & { fetch: typeof fetch };
 type MetaApp = NonNullable<ProviderOptions["apps"]["meta"]>;
 
 /** Sends Meta's long-lived token exchange; WhatsApp asks for a 60-day system-user token. */

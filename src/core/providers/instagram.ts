@@ -3,9 +3,8 @@ import { RefreshError } from "../errors";
 import type { TokenSet } from "../types";
 import { bearerType, expiresInSeconds, graphFailure, isGraphFailure, parseSuccess, tokenValue } from "./classify";
 import { send, type CallContext, type PlatformAnswer } from "./http";
-import type { PlatformProvider, ProviderOptions, RefreshRequest } from "./types";
+import type { PlatformProvider, RefreshRequest, ResolvedProviderOptions as Options } from "./types";
 
-type Options = ProviderOptions & { fetch: typeof fetch };
 
 const DAY_MS = 86_400_000;
 /** Instagram tokens live 60 days and refuse a refresh in their first 24 h: more than 59 days left means too young. */

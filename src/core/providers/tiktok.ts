@@ -3,9 +3,8 @@ import { RefreshError } from "../errors";
 import type { TokenSet } from "../types";
 import { bearerType, expiresInSeconds, parseSuccess, tiktokErrorName, tiktokFailure, tokenValue } from "./classify";
 import { send, type CallContext, type PlatformAnswer } from "./http";
-import type { PlatformProvider, ProviderOptions, RefreshRequest } from "./types";
+import type { PlatformProvider, ProviderOptions, RefreshRequest, ResolvedProviderOptions as Options } from "./types";
 
-type Options = ProviderOptions & { fetch: typeof fetch };
 type TikTokApp = NonNullable<ProviderOptions["apps"]["tiktok"]>;
 
 /** Sends TikTok v2's refresh_token grant (form body, app credentials in the body as TikTok requires). */

@@ -40,3 +40,6 @@ export interface PlatformProvider {
   /** Resolves with the validated TokenSet; rejects only with a RefreshError. */
   refresh(request: RefreshRequest): Promise<TokenSet>;
 }
+
+/** Provider options once `createProviders` has settled the HTTP client. */
+export type ResolvedProviderOptions = ProviderOptions & { fetch: typeof fetch };

@@ -67,18 +67,16 @@ export class RefreshQueue {
     const pendingId = await this.refresh.getDeduplicationJobId(dedupId);
     const pending = pendingId ? await this.refresh.getJob(pendingId) : undefined;
     const pendingAt = pending ? pending.timestamp + (pending.delay ?? 0) : undefined;
+    const earlier = pendingAt !== undefined && requestedAt < pendingAt;
     const job = await this.refresh.add(
       "refresh",
       { tenantId, channelId, trigger: options.trigger },
-      {
-        delay: options.delayMs,
-        deduplication: { id: dedupId, reschedule: pendingAt !== undefined && requestedAt < pendingAt },
-      },
+      { delay: options.delayMs, deduplication: { id: dedupId, reschedule: earlier } },
     );
     await this.tenantJobs.track(tenantId, [job.id!]);
-    const actual = await this.refresh.getJob(job.id!);
-    const scheduledFor = actual ? new Date(actual.timestamp + (actual.delay ?? 0)) : new Date(requestedAt);
-    return { jobId: job.id!, scheduledFor };
+    // Absorbed by the pending job: it runs when it was due, or now at our time if we moved it earlier.
+    const absorbed = pendingAt !== undefined && job.id === pendingId && !earlier;
+    return { jobId: job.id!, scheduledFor: new Date(absorbed ? pendingAt : job.timestamp + options.delayMs) };
   }
 
   /** Queues a refresh of each channel now (a sweep's finds), in one round trip; pending ones absorb duplicates. */
