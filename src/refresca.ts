@@ -88,6 +88,8 @@ export async function createRefresca(options: RefrescaOptions = {}) {
       // Operations answer QUEUE_UNAVAILABLE quickly instead of hanging while Redis is away.
       maxRetriesPerRequest: 2,
       lazyConnect: false,
+      // Commands issued by concurrent refreshes in the same tick share one write: fewer system calls per refresh.
+      enableAutoPipelining: true,
     });
     redis.on("error", (error) => logger.debug({ err: error.message }, "redis connection error"));
     const keyPrefix = options.keyPrefix ?? config.keyPrefix;
@@ -160,6 +162,7 @@ export async function createRefresca(options: RefrescaOptions = {}) {
       async close() {
         await Promise.all(workers.map((worker) => worker.close()));
         await queue.close();
+        await providers.close();
         await openedStore.close();
         openedRedis.disconnect();
         await embedded?.stop();

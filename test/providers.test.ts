@@ -199,7 +199,30 @@ describe.each(CASES)("provider conformance: $name", (c) => {
     const issued = await issueFor(sim, c);
     const providers = providersFor(sim);
     await sim.close();
-    await expectRefreshError(sim, providers.forChannel(c.channel).refresh(requestFor(c, issued)), "PLATFORM_UNAVAILABLE");
+    const error = await expectRefreshError(sim, providers.forChannel(c.channel).refresh(requestFor(c, issued)), "PLATFORM_UNAVAILABLE");
+    expect(error.details?.networkCode).toBe("ECONNREFUSED");
+  });
+
+  it("sends through an injected fetch when one is given", async () => {
+    const sim = await start();
+    const issued = await issueFor(sim, c);
+    const seen: string[] = [];
+    const providers = createProviders({
+      ...DEFAULT_ENDPOINTS,
+      metaGraphUrl: sim.url,
+      instagramGraphUrl: sim.url,
+      tiktokApiUrl: sim.url,
+      apps: APPS,
+      timeoutMs: 5000,
+      fetch: (input, init) => {
+        seen.push(new URL(String(input)).pathname);
+        return fetch(input, init);
+      },
+    });
+    const tokens = await providers.forChannel(c.channel).refresh(requestFor(c, issued));
+    expect(tokens.accessToken).not.toBe(issued.accessToken);
+    expect(seen).toHaveLength(1);
+    expect((await sim.stats()).totalCalls).toBe(1);
   });
 
   it("reports a 2xx whose body fails validation as INVALID_RESPONSE", async () => {

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { RefreshError, type ErrorCode } from "../errors";
 import type { Platform } from "../types";
-import type { CallContext, PlatformAnswer } from "./http";
+import type { CallContext, HeaderLookup, PlatformAnswer } from "./http";
 
 // The one place where a platform's failure becomes a RefreshError code. Messages and details are built here only
 // from facts known to be non-secret, and anything the platform echoes back is redacted first.
@@ -27,7 +27,7 @@ export function redact(text: string, secrets: readonly string[]): string {
 }
 
 /** `Retry-After` in seconds or as an HTTP date. */
-export function retryAfterMs(headers: Headers, now: number = Date.now()): number | undefined {
+export function retryAfterMs(headers: HeaderLookup, now: number = Date.now()): number | undefined {
   const value = headers.get("retry-after")?.trim();
   if (!value) return undefined;
   if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
@@ -36,7 +36,7 @@ export function retryAfterMs(headers: Headers, now: number = Date.now()): number
 }
 
 /** Meta's `estimated_time_to_regain_access` (minutes) from X-Business-Use-Case-Usage, the longest one. */
-export function regainAccessMs(headers: Headers): number | undefined {
+export function regainAccessMs(headers: HeaderLookup): number | undefined {
   const header = headers.get("x-business-use-case-usage");
   if (!header) return undefined;
   let minutes = 0;
@@ -220,9 +220,10 @@ export function transportFailure(error: unknown, context: CallContext & { timeou
     : context.cancelled
       ? `The call to ${name} was cancelled.`
       : `${name} could not be reached; the refresh will be retried.`;
-  // Some fetch errors quote the request URL, which carries secrets for Meta: keep only a redacted summary.
+  // Some client errors quote the request URL, which carries secrets for Meta: keep only a redacted summary.
+  // fetch wraps the network error in `cause`; undici's request rejects with it directly.
   const inner = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
-  const networkCode = (inner as (Error & { code?: unknown }) | undefined)?.code;
+  const networkCode = ((inner ?? error) as (Error & { code?: unknown }) | undefined)?.code;
   const summary = {
     name: error instanceof Error ? error.name : "Error",
     message: redact(error instanceof Error ? error.message : String(error), context.secrets),

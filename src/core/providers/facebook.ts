@@ -26,7 +26,7 @@ export function metaExchangeRequest(
   url.searchParams.set("fb_exchange_token", request.credentials.refreshToken ?? request.credentials.accessToken);
   if (platform === "whatsapp") url.searchParams.set("set_token_expires_in_60_days", "true");
   return send(url, { method: "GET", headers: { accept: "application/json" } }, {
-    fetch: options.fetch,
+    transport: options.transport,
     timeoutMs: options.timeoutMs,
     ...(request.signal && { signal: request.signal }),
     context,

@@ -3,7 +3,9 @@ import type { Channel } from "../types";
 import { createMetaProvider } from "./facebook";
 import { createInstagramProvider } from "./instagram";
 import { createTikTokProvider } from "./tiktok";
-import type { PlatformEndpoints, PlatformProvider, ProviderOptions } from "./types";
+import { Agent } from "undici";
+import { fetchTransport, undiciTransport } from "./http";
+import type { PlatformEndpoints, PlatformProvider, ProviderOptions, ResolvedProviderOptions } from "./types";
 
 export type * from "./types";
 
@@ -18,12 +20,16 @@ export const DEFAULT_ENDPOINTS: PlatformEndpoints = {
 export interface Providers {
   /** The provider that refreshes this channel (Instagram via Facebook Login uses Meta's exchange). */
   forChannel(channel: Pick<Channel, "type" | "meta">): PlatformProvider;
+  /** Closes the platform connections, ending any call still in flight. */
+  close(): Promise<void>;
 }
 
-/** One provider per platform, sharing endpoints, app credentials, deadline and fetch. */
+/** One provider per platform, sharing endpoints, app credentials, deadline and HTTP connections. */
 export function createProviders(options: ProviderOptions): Providers {
-  // Looked up at call time, so a fetch replaced after start-up (instrumentation) is still used.
-  const resolved = { ...options, fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)) } satisfies ProviderOptions;
+  // Keep-alive connections to each platform, shared by every refresh of this process.
+  const agent = options.fetch ? undefined : new Agent({ keepAliveTimeout: 10_000 });
+  const transport = options.fetch ? fetchTransport(options.fetch) : undiciTransport(agent!);
+  const resolved = { ...options, transport } satisfies ResolvedProviderOptions;
   const providers = {
     facebook: createMetaProvider(resolved, "facebook"),
     whatsapp: createMetaProvider(resolved, "whatsapp"),
@@ -32,6 +38,10 @@ export function createProviders(options: ProviderOptions): Providers {
     tiktok: createTikTokProvider(resolved),
   };
   return {
+    async close() {
+      // Calls still in flight belong to jobs already handed back at shutdown: end them rather than wait.
+      await agent?.destroy();
+    },
     forChannel(channel) {
       switch (channel.type) {
         case "facebook":

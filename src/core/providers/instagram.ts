@@ -16,7 +16,7 @@ export function instagramRefreshRequest(options: Options, request: RefreshReques
   url.searchParams.set("grant_type", "ig_refresh_token");
   url.searchParams.set("access_token", request.credentials.refreshToken ?? request.credentials.accessToken);
   return send(url, { method: "GET", headers: { accept: "application/json" } }, {
-    fetch: options.fetch,
+    transport: options.transport,
     timeoutMs: options.timeoutMs,
     ...(request.signal && { signal: request.signal }),
     context,

@@ -25,8 +25,8 @@ export function tiktokRefreshRequest(
   return send(url, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded", "cache-control": "no-cache", accept: "application/json" },
-    body,
-  }, { fetch: options.fetch, timeoutMs: options.timeoutMs, ...(request.signal && { signal: request.signal }), context });
+    body: body.toString(),
+  }, { transport: options.transport, timeoutMs: options.timeoutMs, ...(request.signal && { signal: request.signal }), context });
 }
 
 const tiktokTokenAnswer = z.object({

@@ -1,3 +1,4 @@
+import type { Transport } from "./http";
 import type { Channel, Credentials, Platform, TokenSet } from "../types";
 
 /** Where each platform's API lives. Tests, demos and benchmarks point these at the simulator. */
@@ -22,7 +23,7 @@ export interface ProviderOptions extends PlatformEndpoints {
   apps: AppCredentials;
   /** Deadline of one platform call. @defaultValue 10000 */
   timeoutMs: number;
-  /** Injected I/O, as oauth4webapi's customFetch. @defaultValue globalThis.fetch */
+  /** Injected I/O, as oauth4webapi's customFetch. @defaultValue undici's `request` over keep-alive connections */
   fetch?: typeof fetch;
 }
 
@@ -42,4 +43,4 @@ export interface PlatformProvider {
 }
 
 /** Provider options once `createProviders` has settled the HTTP client. */
-export type ResolvedProviderOptions = ProviderOptions & { fetch: typeof fetch };
+export type ResolvedProviderOptions = ProviderOptions & { transport: Transport };
