@@ -101,6 +101,30 @@ describe.each(servers)("store on %s", (_name, start) => {
     expect(await store.events.recent(tenantId)).toHaveLength(1);
   });
 
+  it("claims a channel for refresh, marking the attempt only when a single-use refresh token will be spent", async () => {
+    const tenantId = uniqueName("t");
+    await store.channels.upsert(write(tenantId, "due", minutes(5)));
+    await store.channels.upsert(write(tenantId, "later", minutes(600)));
+    await store.channels.upsert({ ...write(tenantId, "meta", minutes(5)), type: "facebook" });
+    const mark = (attemptId: string) => ({ attemptId, platforms: ["tiktok"], dueBy: minutes(60) });
+    const marker = async (id: string) => (await store.channels.find(tenantId, id))!.refreshAttemptId;
+
+    const first = await store.channels.claimForRefresh(tenantId, "due", mark("a1"));
+    expect(first).toMatchObject({ id: "due", refreshAttemptId: null, type: "tiktok" });
+    expect(first!.expiresAt).toBeInstanceOf(Date);
+    expect(await marker("due")).toBe("a1");
+    // The row returned is the one before the mark: an interrupted attempt is visible to the next one.
+    expect((await store.channels.claimForRefresh(tenantId, "due", mark("a2")))!.refreshAttemptId).toBe("a1");
+
+    await store.channels.claimForRefresh(tenantId, "later", mark("b1"));
+    expect(await marker("later")).toBeNull();
+    await store.channels.claimForRefresh(tenantId, "later", { ...mark("b2"), dueBy: null });
+    expect(await marker("later")).toBe("b2");
+    await store.channels.claimForRefresh(tenantId, "meta", mark("c1"));
+    expect(await marker("meta")).toBeNull();
+    expect(await store.channels.claimForRefresh(uniqueName("other"), "due", mark("d1"))).toBeNull();
+  });
+
   it("records a failure, and takes a channel with invalid credentials out of refresh", async () => {
     const tenantId = uniqueName("t");
     await store.channels.upsert(write(tenantId, "c1", minutes(5)));

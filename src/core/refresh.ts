@@ -73,7 +73,7 @@ export interface RefreshDependencies {
 }
 
 // Platforms whose refresh token is single-use: a crash after their answer loses the new token.
-const ROTATING = new Set(["tiktok"]);
+const ROTATING_PLATFORMS: readonly string[] = ["tiktok"];
 // Meta cannot extend a long-lived token past its first 60 days: the exchange then answers with the same deadline
 // (expires_in keeps shrinking). Its expires_in is whole seconds, hence the tolerance; and a refresh right after the
 // previous one cannot tell a token that slid by a few seconds from one that did not move, hence the minimum age.
@@ -111,12 +111,21 @@ export class ChannelRefresher {
     const { tenantId, channelId } = options;
     const arrivedAt = Date.now();
     // The usual case, nobody refreshing this channel: take the lock at once and read the channel once.
-    const free = await this.deps.lock.tryAcquire(tenantId, channelId);
+    const acquiring = this.deps.lock.tryAcquire(tenantId, channelId);
+    // Sent right behind the lock on the same connection, so it costs no round trip of its own; once the lock is
+    // ours nobody else can write a stash, so what this reads is current.
+    const stash = this.deps.redis.get(this.recoveryKey({ tenantId, id: channelId })).catch(() => undefined);
+    const free = await acquiring;
     if (free) {
       try {
-        const row = await this.deps.store.channels.find(tenantId, channelId);
+        // Read and, when the platform will be called with a single-use refresh token, marked in one round trip.
+        const row = await this.deps.store.channels.claimForRefresh(tenantId, channelId, {
+          attemptId: randomUUID(),
+          platforms: ROTATING_PLATFORMS,
+          dueBy: options.onlyIfExpiringBefore ?? null,
+        });
         if (!row) return fail(channelId, "NOT_FOUND", "No channel with this id in this tenant.");
-        return await this.refreshLocked(row, options);
+        return await this.refreshLocked(row, options, { claimed: true, stash: await stash });
       } finally {
         await this.deps.lock.release(tenantId, channelId, free).catch(() => {});
       }
@@ -141,7 +150,7 @@ export class ChannelRefresher {
       ) {
         return this.resultOfLastAttempt(row);
       }
-      return await this.refreshLocked(row, options);
+      return await this.refreshLocked(row, options, { claimed: false });
     } finally {
       await this.deps.lock.release(tenantId, channelId, owner).catch(() => {});
     }
@@ -153,11 +162,19 @@ export class ChannelRefresher {
     return fail(row.id, code, row.lastError ?? ERROR_MESSAGES[code]);
   }
 
-  private async refreshLocked(row: ChannelRow, options: RefreshRequestOptions): Promise<RefreshOutcome> {
+  /**
+   * `claimed`: the row was read by `claimForRefresh`, which already marked the attempt if the platform is called.
+   * `stash`: the recovery stash read under this lock (null: none; undefined: not read yet).
+   */
+  private async refreshLocked(
+    row: ChannelRow,
+    options: RefreshRequestOptions,
+    { claimed, stash }: { claimed: boolean; stash?: string | null },
+  ): Promise<RefreshOutcome> {
     if (row.status !== "active") {
       return fail(row.id, "NEEDS_REAUTH", row.lastError ?? ERROR_MESSAGES.NEEDS_REAUTH);
     }
-    const recovered = await this.recover(row, options);
+    const recovered = await this.recover(row, options, stash === undefined ? await this.deps.redis.get(this.recoveryKey(row)) : stash);
     if (recovered) return recovered;
     if (row.expiresAt === null) return fail(row.id, "NEVER_EXPIRES");
     if (options.onlyIfExpiringBefore && row.expiresAt > options.onlyIfExpiringBefore) return succeed(row, "not-due");
@@ -168,8 +185,8 @@ export class ChannelRefresher {
     const channel = toChannel(row);
     // A marker left by an attempt that never finished: that attempt may have spent a single-use refresh token.
     const interrupted = row.refreshAttemptId !== null;
-    const rotating = ROTATING.has(row.type);
-    if (rotating) await this.deps.store.channels.markAttempt(row.tenantId, row.id, randomUUID());
+    const rotating = ROTATING_PLATFORMS.includes(row.type);
+    if (rotating && !claimed) await this.deps.store.channels.markAttempt(row.tenantId, row.id, randomUUID());
 
     let tokens: TokenSet;
     try {
@@ -296,8 +313,7 @@ export class ChannelRefresher {
   }
 
   /** Saves tokens stashed by an earlier attempt whose save failed, instead of calling the platform again. */
-  private async recover(row: ChannelRow, options: RefreshRequestOptions): Promise<RefreshOutcome | null> {
-    const stashed = await this.deps.redis.get(this.recoveryKey(row));
+  private async recover(row: ChannelRow, options: RefreshRequestOptions, stashed: string | null): Promise<RefreshOutcome | null> {
     if (!stashed) return null;
     const parsed = JSON.parse(stashed) as RefreshWrite & { version: number; expiresAt: string | null };
     if (parsed.version !== row.version) {

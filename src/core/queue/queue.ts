@@ -102,11 +102,15 @@ export class RefreshQueue {
    * expiry. One job per channel and expiry: queuing the same expiry twice is a no-op.
    */
   async scheduleExpiryRefresh(channel: Pick<Channel, "tenantId" | "id" | "type" | "expiresAt" | "status">, previousExpiresAt?: Date | null) {
-    if (previousExpiresAt && previousExpiresAt.getTime() !== channel.expiresAt?.getTime()) {
-      await this.removeExpiryRefresh(channel.tenantId, channel.id, previousExpiresAt);
-    }
-    if (!channel.expiresAt || channel.status !== "active") return;
-    await this.addExpiryJobs([{ tenantId: channel.tenantId, id: channel.id, type: channel.type, expiresAt: channel.expiresAt }]);
+    // Two different job ids: both are sent in the same tick, so they share a round trip.
+    await Promise.all([
+      previousExpiresAt && previousExpiresAt.getTime() !== channel.expiresAt?.getTime()
+        ? this.removeExpiryRefresh(channel.tenantId, channel.id, previousExpiresAt)
+        : undefined,
+      channel.expiresAt && channel.status === "active"
+        ? this.addExpiryJobs([{ tenantId: channel.tenantId, id: channel.id, type: channel.type, expiresAt: channel.expiresAt }])
+        : undefined,
+    ]);
   }
 
   /** Adds expiry-driven jobs in bulk (also how they are rebuilt after Redis lost its data). */

@@ -93,6 +93,34 @@ with saved as (
 )
 select ${CHANNEL_ROW} from saved`;
 
+/**
+ * Reads the channel a refresh is about to work on and, in the same statement, marks the attempt when it will call
+ * a platform whose refresh token is single-use: a crash before the save then leaves the marker for the next
+ * attempt to find. The row returned is as it was before the mark (its marker tells of an earlier interrupted attempt).
+ */
+const CLAIM_FOR_REFRESH = `
+with current as (
+  select * from channels where tenant_id = $1 and id = $2
+), marked as (
+  update channels c
+     set refresh_attempt_id = $3, refresh_started_at = now()
+    from current
+   where c.tenant_id = current.tenant_id and c.id = current.id
+     and current.type = any($4::text[]) and current.status = 'active' and current.expires_at is not null
+     and ($5::timestamptz is null or current.expires_at <= $5::timestamptz)
+  returning c.id
+)
+select ${CHANNEL_ROW} from current`;
+
+/** Which refreshes `claimForRefresh` marks as in flight. */
+export interface AttemptMark {
+  attemptId: string;
+  /** Platforms whose refresh token is single-use. */
+  platforms: readonly string[];
+  /** Only a channel due by then is refreshed, so only then marked; null: any active, expiring channel. */
+  dueBy: Date | null;
+}
+
 export class ChannelRepository {
   // Built once and prepared by name on each connection: every refresh runs these, so neither Drizzle nor
   // PostgreSQL re-plans them each time.
@@ -175,6 +203,19 @@ export class ChannelRepository {
   /** Marks a refresh of a rotating platform as in flight, so a crash before the save is found later. */
   async markAttempt(tenantId: string, id: string, attemptId: string): Promise<void> {
     await this.markAttemptStatement.execute({ tenantId, id, attemptId });
+  }
+
+  /**
+   * The channel as a refresh finds it, marking the attempt in the same round trip when it is due and on a platform
+   * in `mark.platforms` (see CLAIM_FOR_REFRESH). Null when this tenant has no such channel.
+   */
+  async claimForRefresh(tenantId: string, id: string, mark: AttemptMark): Promise<ChannelRow | null> {
+    const { rows } = await this.pool.query<ChannelRow>({
+      name: "refresca_channel_claim",
+      text: CLAIM_FOR_REFRESH,
+      values: [tenantId, id, mark.attemptId, mark.platforms, mark.dueBy],
+    });
+    return rows[0] ?? null;
   }
 
   /**
