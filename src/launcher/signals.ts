@@ -1,7 +1,8 @@
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
-// The listeners present when this module loads belong to the runtime (tsx's hidden relay, which reports each signal
-// to its parent process and is SIGKILLed by it when the report never comes): they must stay.
+// The listeners present when this module loads belong to the runtime, and must stay: none on plain Node (dist/cli.js,
+// where the dependencies' imports run before this module and install none); under tsx, its hidden relay, which reports
+// each signal to its parent process and is SIGKILLed by it when the report never comes.
 const inherited = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
 
 /**
