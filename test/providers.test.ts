@@ -1,3 +1,5 @@
+import { createServer, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { inspect } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { RefreshError, type ErrorCode } from "../src/core/errors";
@@ -311,6 +313,42 @@ describe("provider: TikTok", () => {
     await sim.inject({ kind: "throttle" });
     const error = await expectRefreshError(sim, providersFor(sim).forChannel(tiktok.channel).refresh(requestFor(tiktok, issued)), "RATE_LIMITED");
     expect(error.retryAfterMs).toBeUndefined();
+  });
+});
+
+describe("provider: the platform connection", () => {
+  const tiktok: ProviderCase = CASES.find((c) => c.name === "tiktok")!;
+
+  /** A server that answers every call with `respond`, on a free local port. */
+  async function platform(respond: (res: ServerResponse) => void): Promise<string> {
+    const server = createServer((_req, res) => respond(res));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    servers.push(server);
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+  const servers: Server[] = [];
+  afterEach(async () => {
+    for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
+  });
+
+  const refreshAt = (url: string) =>
+    createProviders({ ...DEFAULT_ENDPOINTS, tiktokApiUrl: url, apps: APPS, timeoutMs: 2000 })
+      .forChannel(tiktok.channel)
+      .refresh({ channel: { id: "c", type: "tiktok", meta: {}, expiresAt: null }, credentials: { accessToken: "a-token", refreshToken: "r-token" }, now: new Date() });
+
+  it("cuts off an answer too large to be a token answer as PLATFORM_UNAVAILABLE", async () => {
+    const url = await platform((res) => res.end("x".repeat(3 * 1024 * 1024)));
+    await expect(refreshAt(url)).rejects.toMatchObject({ code: "PLATFORM_UNAVAILABLE" });
+  });
+
+  it("reports a connection cut in the middle of the answer as PLATFORM_UNAVAILABLE", async () => {
+    const url = await platform((res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": "500" });
+      res.write('{"access_token":"half');
+      setTimeout(() => res.destroy(), 20);
+    });
+    // Not the deadline's message: the cut itself ends the call.
+    await expect(refreshAt(url)).rejects.toMatchObject({ code: "PLATFORM_UNAVAILABLE", message: expect.stringContaining("could not be reached") });
   });
 });
 

@@ -221,7 +221,7 @@ export function transportFailure(error: unknown, context: CallContext & { timeou
       ? `The call to ${name} was cancelled.`
       : `${name} could not be reached; the refresh will be retried.`;
   // Some client errors quote the request URL, which carries secrets for Meta: keep only a redacted summary.
-  // fetch wraps the network error in `cause`; undici's request rejects with it directly.
+  // fetch wraps the network error in `cause`; Node's http client rejects with it directly.
   const inner = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
   const networkCode = ((inner ?? error) as (Error & { code?: unknown }) | undefined)?.code;
   const summary = {

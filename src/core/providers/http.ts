@@ -1,4 +1,5 @@
-import { Agent, request } from "undici";
+import http from "node:http";
+import https from "node:https";
 import type { Platform } from "../types";
 import { transportFailure } from "./classify";
 
@@ -40,26 +41,55 @@ export interface SendOptions {
   context: CallContext;
 }
 
+/** Longest platform answer read; anything bigger is not a token answer and is cut off as a failed call. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
 /**
- * The default transport: undici's `request` over keep-alive connections. A third of the CPU of `fetch` per call
- * (no WHATWG streams or Request/Response objects; docs/BENCHMARKS.md), which matters at hundreds of calls a second.
+ * The default transport: Node's own HTTP client over keep-alive connections. About a third of the CPU of `fetch`
+ * per call, and none of the memory of undici's WebAssembly parser (~20 MB loaded, and a ~30 MB burst when V8
+ * optimises it under load): docs/BENCHMARKS.md.
  */
-export function undiciTransport(agent: Agent): Transport {
-  return async (url, call, signal) => {
-    const response = await request(url, { ...call, signal, dispatcher: agent });
-    const text = await response.body.text();
-    const { headers } = response;
-    return {
-      status: response.statusCode,
-      headers: {
-        get(name) {
-          const value = headers[name.toLowerCase()];
-          return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
-        },
-      },
-      text,
-    };
-  };
+export function nodeTransport(): Transport & { close(): void } {
+  // Idle connections are closed after 4 s, before servers that close at 5 s (Node's default) can race a reuse.
+  const options = { keepAlive: true, timeout: 4000, scheduling: "lifo" as const };
+  const agents = { "http:": new http.Agent(options), "https:": new https.Agent(options) };
+  const transport = (url: URL, call: PlatformRequest, signal: AbortSignal) =>
+    new Promise<Omit<PlatformAnswer, "json">>((resolve, reject) => {
+      const client = url.protocol === "https:" ? https : url.protocol === "http:" ? http : undefined;
+      if (!client) return reject(new Error(`unsupported protocol ${url.protocol}`));
+      const headers = call.body === undefined ? call.headers : { ...call.headers, "content-length": String(Buffer.byteLength(call.body)) };
+      const request = client.request(url, { method: call.method, headers, agent: agents[url.protocol as "http:" | "https:"], signal }, (response) => {
+        let text = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => {
+          text += chunk;
+          if (text.length > MAX_ANSWER_BYTES) response.destroy(new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`));
+        });
+        response.on("error", reject);
+        // A connection cut mid-answer (or the deadline passing) ends the response without "end".
+        response.on("close", () => response.complete || reject(new Error("the connection closed before the answer was complete")));
+        response.on("end", () => {
+          const received = response.headers;
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: {
+              get(name) {
+                const value = received[name.toLowerCase()];
+                return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
+              },
+            },
+            text,
+          });
+        });
+      });
+      request.on("error", reject);
+      request.end(call.body);
+    });
+  return Object.assign(transport, {
+    close() {
+      for (const agent of Object.values(agents)) agent.destroy();
+    },
+  });
 }
 
 /** A transport over an injected `fetch` (instrumentation, proxies, tests). */

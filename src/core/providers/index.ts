@@ -3,8 +3,7 @@ import type { Channel } from "../types";
 import { createMetaProvider } from "./facebook";
 import { createInstagramProvider } from "./instagram";
 import { createTikTokProvider } from "./tiktok";
-import { Agent } from "undici";
-import { fetchTransport, undiciTransport } from "./http";
+import { fetchTransport, nodeTransport } from "./http";
 import type { PlatformEndpoints, PlatformProvider, ProviderOptions, ResolvedProviderOptions } from "./types";
 
 export type * from "./types";
@@ -27,8 +26,8 @@ export interface Providers {
 /** One provider per platform, sharing endpoints, app credentials, deadline and HTTP connections. */
 export function createProviders(options: ProviderOptions): Providers {
   // Keep-alive connections to each platform, shared by every refresh of this process.
-  const agent = options.fetch ? undefined : new Agent({ keepAliveTimeout: 10_000 });
-  const transport = options.fetch ? fetchTransport(options.fetch) : undiciTransport(agent!);
+  const own = options.fetch ? undefined : nodeTransport();
+  const transport = own ?? fetchTransport(options.fetch!);
   const resolved = { ...options, transport } satisfies ResolvedProviderOptions;
   const providers = {
     facebook: createMetaProvider(resolved, "facebook"),
@@ -40,7 +39,7 @@ export function createProviders(options: ProviderOptions): Providers {
   return {
     async close() {
       // Calls still in flight belong to jobs already handed back at shutdown: end them rather than wait.
-      await agent?.destroy();
+      own?.close();
     },
     forChannel(channel) {
       switch (channel.type) {

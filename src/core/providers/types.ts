@@ -23,7 +23,7 @@ export interface ProviderOptions extends PlatformEndpoints {
   apps: AppCredentials;
   /** Deadline of one platform call. @defaultValue 10000 */
   timeoutMs: number;
-  /** Injected I/O, as oauth4webapi's customFetch. @defaultValue undici's `request` over keep-alive connections */
+  /** Injected I/O, as oauth4webapi's customFetch. @defaultValue Node's http/https clients over keep-alive connections */
   fetch?: typeof fetch;
 }
 
