@@ -114,15 +114,22 @@ export function createSweepProcessor(deps: { store: Store; queue: RefreshQueue; 
     let after: { expiresAt: Date; id: string } | null = null;
     let found = 0;
     let queued = 0;
+    // One page's jobs are queued while the next page is read and built: Redis runs one page's scripts while this
+    // process prepares the next, instead of each waiting for the other.
+    let queuing: Promise<number> | undefined;
     for (;;) {
       const page = await deps.store.expiry.needingRefreshPage(tenantId, until, after, SWEEP_PAGE);
       if (page.length === 0) break;
       found += page.length;
-      queued += await deps.queue.enqueueMany(tenantId, page, "sweep");
+      const previous = queuing;
+      queuing = deps.queue.enqueueMany(tenantId, page, "sweep");
+      queuing.catch(() => {}); // awaited below; a failure must not count as unhandled meanwhile
+      if (previous) queued += await previous;
       const last = page[page.length - 1]!;
       after = { expiresAt: last.expiresAt, id: last.id };
       if (page.length < SWEEP_PAGE) break;
     }
+    if (queuing) queued += await queuing;
     await job.log(`found ${found} channel(s) expiring within ${schedule.windowMinutes} min; queued ${queued} refresh(es)`);
     deps.logger.info({ tenantId, found, windowMinutes: schedule.windowMinutes }, "sweep done");
     return { found, queued, windowMinutes: schedule.windowMinutes };
