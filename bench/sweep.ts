@@ -32,7 +32,8 @@ import {
 } from "./support";
 
 const TARGET_SWEEP_MS = 3_000;
-const TARGET_RSS_BYTES = 150 * 2 ** 20;
+// The issue's target is 150 MB (10^6 bytes), not MiB: 143.05 MiB.
+const TARGET_RSS_BYTES = 150 * 1000 ** 2;
 const INTERVAL_MINUTES = 60;
 const SWEEP_PAGE = 2000; // as in src/core/queue/processor.ts
 
@@ -209,9 +210,9 @@ async function main(): Promise<void> {
         ["worker RSS at the end", mib(rssAtEnd)],
       ]);
       const peak = Math.max(sweepPeak.peak, refreshPeak.peak);
-      log(`\ntarget worker peak RSS ≤ ${mib(TARGET_RSS_BYTES)}: ${peak <= TARGET_RSS_BYTES ? "met" : "not met"} (${mib(peak)})`);
+      log(`\ntarget worker peak RSS ≤ 150 MB (${mib(TARGET_RSS_BYTES)}): ${peak <= TARGET_RSS_BYTES ? "met" : "not met"} (${mib(peak)})`);
     } else {
-      log(`\ntarget worker peak RSS ≤ ${mib(TARGET_RSS_BYTES)} (sweep only): ${sweepPeak.peak <= TARGET_RSS_BYTES ? "met" : "not met"}`);
+      log(`\ntarget worker peak RSS ≤ 150 MB (${mib(TARGET_RSS_BYTES)}, sweep only): ${sweepPeak.peak <= TARGET_RSS_BYTES ? "met" : "not met"}`);
     }
     log(`(after the runs: ${describeLoad()})`);
     const warning = busyBefore ?? busyWarning();

@@ -1,6 +1,7 @@
 // First: it notes the signal listeners the runtime installed before any library adds its own.
 import { dropLibrarySignalHooks } from "./launcher/signals";
 import { readFile } from "node:fs/promises";
+import { getHeapStatistics } from "node:v8";
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, loadConfig, resolveSessionSecret } from "./config";
 import { generateKeySpec } from "./core/crypto";
@@ -156,6 +157,10 @@ program
     }
   });
 
+/** The heap limits `npm run worker` sets; see the README's Worker memory. */
+const WORKER_NODE_OPTIONS = "--max-old-space-size=128 --max-semi-space-size=2";
+const UNBOUNDED_HEAP_MB = 1024;
+
 /**
  * Runs workers until SIGTERM or SIGINT, then shuts down gracefully: stop taking jobs, let active ones finish within
  * REFRESCA_SHUTDOWN_TIMEOUT_MS, close connections, stop the embedded PostgreSQL if this process started it.
@@ -190,6 +195,14 @@ async function runWorker(kind: "worker" | "start") {
     config.worker.metricsPort !== undefined ? await refresca.metrics.serve(config.worker.metricsPort) : undefined;
   if (metricsServer) logger.info({ port: config.worker.metricsPort }, "metrics served on /metrics");
   logger.info({ kind, database: config.databaseUrl ? "DATABASE_URL" : `embedded in ${config.dataDir}` }, "Refresca is running");
+  const heapLimitMb = Math.round(getHeapStatistics().heap_size_limit / 1024 ** 2);
+  if (heapLimitMb > UNBOUNDED_HEAP_MB) {
+    // V8 sizes the heap from the machine's memory and, under load, grows it with garbage instead of collecting.
+    logger.info(
+      { heapLimitMb, suggested: WORKER_NODE_OPTIONS },
+      "the V8 heap may grow to this limit under load: set NODE_OPTIONS to bound the worker's memory (npm run worker does)",
+    );
+  }
   const signal = await Promise.race([stopSignal(), web ? web.exited.then(() => "web process exited") : new Promise<string>(() => {})]);
   if (signal === "web process exited") {
     logger.error("the web process exited: stopping (a supervisor should restart Refresca)");

@@ -41,7 +41,7 @@ export interface RefrescaOptions {
   batchConcurrency?: number;
   /** @defaultValue a pino logger at env LOG_LEVEL or "info" */
   logger?: Logger;
-  /** Injected HTTP client for platform calls. @defaultValue globalThis.fetch */
+  /** Injected HTTP client for platform calls. @defaultValue Node's http/https clients over keep-alive connections */
   fetch?: typeof fetch;
   /**
    * PostgreSQL connections this process may open (each worker process has its own pool: keep processes × pool size
