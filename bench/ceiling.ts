@@ -43,7 +43,8 @@ const PAGE = 2000;
 const QUEUE_PREFIX = "bench-ceiling";
 
 interface CallJob {
-  refreshToken: string;
+  /** Which of the minted tokens to refresh: tokens reach the workers over IPC, never in job data. */
+  index: number;
 }
 
 /** A worker process of part 1: its job is the platform call and nothing else. */
@@ -56,12 +57,13 @@ async function runWorkerRole(): Promise<void> {
     timeoutMs: 10_000,
   });
   const provider = providers.forChannel({ type: "tiktok", meta: {} });
+  const refreshTokens = await new Promise<string[]>((resolve) => process.once("message", (message) => resolve(message as string[])));
   const worker = new Worker<CallJob>(
     QUEUE!,
     async (job) => {
       await provider.refresh({
         channel: { id: job.id!, type: "tiktok", meta: {}, expiresAt: null },
-        credentials: { accessToken: "unused", refreshToken: job.data.refreshToken },
+        credentials: { accessToken: "unused", refreshToken: refreshTokens[job.data.index]! },
         now: new Date(),
       });
     },
@@ -73,7 +75,8 @@ async function runWorkerRole(): Promise<void> {
       removeOnFail: { count: 50 },
     },
   );
-  process.on("message", async () => {
+  process.on("message", async (message) => {
+    if (message !== "stop") return;
     await worker.close();
     await providers.close();
     process.exit(0);
@@ -111,11 +114,14 @@ async function main(): Promise<void> {
     const tokens = await mapLimit(Array.from({ length: jobCount }), 32, () => simulator.control.issue({ platform: "tiktok" }));
     await calls.pause();
     for (let i = 0; i < jobCount; i += PAGE) {
-      await calls.addBulk(tokens.slice(i, i + PAGE).map((token) => ({ name: "call", data: { refreshToken: token.refreshToken! } })));
+      const page = Array.from({ length: Math.min(PAGE, jobCount - i) }, (_, k) => i + k);
+      await calls.addBulk(page.map((index) => ({ name: "call", data: { index } })));
     }
     const env = { ...process.env, ROLE: "worker", QUEUE: calls.name, SIM: simulator.url, CONCURRENCY: String(concurrency), REDIS_URL: redisUrl };
     for (let i = 0; i < processCount; i++) {
-      children.push(fork(fileURLToPath(import.meta.url), [], { env, execArgv: ["--import", "tsx"], stdio: "inherit" }));
+      const child = fork(fileURLToPath(import.meta.url), [], { env, execArgv: ["--import", "tsx"], stdio: "inherit" });
+      child.send(tokens.map((token) => token.refreshToken!));
+      children.push(child);
     }
     await waitUntil(`${processCount} workers`, async () => (await calls.getWorkersCount()) >= processCount, 60_000);
     const cpuBefore = await machineCpu();
