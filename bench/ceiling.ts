@@ -68,7 +68,7 @@ async function runWorkerRole(): Promise<void> {
       });
     },
     {
-      connection: new Redis(REDIS_URL!, { maxRetriesPerRequest: null, enableAutoPipelining: true }),
+      connection: new Redis(REDIS_URL!, { maxRetriesPerRequest: null }),
       prefix: QUEUE_PREFIX,
       concurrency: Number(CONCURRENCY),
       removeOnComplete: { count: 10 },

@@ -88,8 +88,6 @@ export async function createRefresca(options: RefrescaOptions = {}) {
       // Operations answer QUEUE_UNAVAILABLE quickly instead of hanging while Redis is away.
       maxRetriesPerRequest: 2,
       lazyConnect: false,
-      // Commands issued by concurrent refreshes in the same tick share one write: fewer system calls per refresh.
-      enableAutoPipelining: true,
     });
     redis.on("error", (error) => logger.debug({ err: error.message }, "redis connection error"));
     const keyPrefix = options.keyPrefix ?? config.keyPrefix;

@@ -102,7 +102,7 @@ export class RefreshQueue {
    * expiry. One job per channel and expiry: queuing the same expiry twice is a no-op.
    */
   async scheduleExpiryRefresh(channel: Pick<Channel, "tenantId" | "id" | "type" | "expiresAt" | "status">, previousExpiresAt?: Date | null) {
-    // Two different job ids: both are sent in the same tick, so they share a round trip.
+    // Two different job ids: both are sent at once rather than one after the other's answer.
     await Promise.all([
       previousExpiresAt && previousExpiresAt.getTime() !== channel.expiresAt?.getTime()
         ? this.removeExpiryRefresh(channel.tenantId, channel.id, previousExpiresAt)

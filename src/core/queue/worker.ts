@@ -54,8 +54,7 @@ export class RefreshWorker {
 
   private connection(): Redis {
     // Workers block on Redis and must wait out an outage rather than fail their commands: no retry limit.
-    // Auto-pipelining: the job slots' commands issued in the same tick share one write.
-    const connection = new Redis(this.deps.redisUrl, { maxRetriesPerRequest: null, enableAutoPipelining: true });
+    const connection = new Redis(this.deps.redisUrl, { maxRetriesPerRequest: null });
     connection.on("error", (error) => this.deps.logger.debug({ err: error.message }, "worker redis connection error"));
     this.connections.push(connection);
     return connection;
