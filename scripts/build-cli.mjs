@@ -15,8 +15,6 @@ const CLI = path.join(DIST, "cli.js");
 const STAMP = path.join(DIST, ".build-stamp");
 /** What a build reads: anything here newer than the stamp means dist/ is stale. */
 const INPUTS = ["src", "tsconfig.json", "scripts/build-cli.mjs"];
-// src/core/store/database.ts finds its migrations next to its own module, which in the bundle is dist/cli.js.
-const MIGRATIONS = "src/core/store/migrations";
 
 function newest(entry) {
   let info;
@@ -57,15 +55,7 @@ function writeWhole(file, contents) {
   renameSync(partial, file);
 }
 
-function copyTree(from, to) {
-  for (const entry of readdirSync(from, { withFileTypes: true })) {
-    const source = path.join(from, entry.name);
-    if (entry.isDirectory()) copyTree(source, path.join(to, entry.name));
-    else writeWhole(path.join(to, entry.name), readFileSync(source));
-  }
-}
-
-/** Bundles src/cli.ts into dist/cli.js (with its source map and the database migrations), then writes the stamp. */
+/** Bundles src/cli.ts into dist/cli.js (with its source map), then writes the stamp. */
 export async function buildCli() {
   const inputs = newestInput(); // before reading: a file edited during the build leaves the result stale
   const { build } = await import("esbuild");
@@ -88,7 +78,6 @@ export async function buildCli() {
     logLevel: "silent",
   });
   for (const file of result.outputFiles) writeWhole(file.path, file.contents);
-  copyTree(path.join(ROOT, MIGRATIONS), path.join(DIST, "migrations"));
   writeWhole(STAMP, String(inputs));
 }
 

@@ -1,20 +1,10 @@
-import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { packageRoot } from "../core/package-root";
 import { CLIENT_HEADER, describeClient, markClientStamping } from "./client";
 
 /** The folder holding package.json, next.config.ts, src/app and .next. */
-export const PROJECT_DIR = packageDir(path.dirname(fileURLToPath(import.meta.url)));
-
-// The nearest folder above with a package.json: this module runs from src/web and bundled into dist/cli.js.
-function packageDir(from: string): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, "package.json"))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`No package.json above ${from}`);
-  }
-}
+export const PROJECT_DIR = packageRoot();
 
 export interface WebServerOptions {
   port: number;

@@ -65,9 +65,8 @@ export function nodeTransport(): Transport & { close(): void } {
           text += chunk;
           if (text.length > MAX_ANSWER_BYTES) response.destroy(new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`));
         });
+        // A connection cut mid-answer, or the deadline passing, errors the response.
         response.on("error", reject);
-        // A connection cut mid-answer (or the deadline passing) ends the response without "end".
-        response.on("close", () => response.complete || reject(new Error("the connection closed before the answer was complete")));
         response.on("end", () => {
           const received = response.headers;
           resolve({

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { packageRoot } from "../package-root";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
@@ -16,9 +16,9 @@ export interface DatabaseOptions {
   poolSize?: number;
 }
 
-// Built with path.join rather than `new URL("./migrations", import.meta.url)`, which bundlers (the Next.js build) take
-// for a module to resolve. Only unbundled code migrates: the web app's bundle opens the store with `migrate: false`.
-const migrationsFolder = () => path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
+// Found from the package root, so that the same path works from src/ and from the bundled command line
+// (dist/cli.js). Only unbundled code migrates: the web app's bundle opens the store with `migrate: false`.
+const migrationsFolder = () => path.join(packageRoot(), "src", "core", "store", "migrations");
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 // Any fixed number works: it only has to be the same in every Refresca process migrating the same database.
 const MIGRATION_LOCK = 0x5265_6672;
