@@ -227,6 +227,7 @@ export class ChannelRefresher {
       refreshTokenExpiresAt:
         tokens.refreshTokenExpiresAt !== undefined ? tokens.refreshTokenExpiresAt : row.refreshTokenExpiresAt,
       hasRefreshToken: row.hasRefreshToken,
+      ...(tokens.details && Object.keys(tokens.details).length > 0 && { details: tokens.details }),
       ...(notExtended && {
         flag: {
           code: "NOT_EXTENDED",

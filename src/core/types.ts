@@ -56,6 +56,8 @@ export interface Channel {
   localName: string;
   status: ChannelStatus;
   meta: Record<string, unknown>;
+  /** Non-secret facts from the platform's last refresh answer (TikTok open_id and scope, token_type). */
+  platformDetails: Record<string, string>;
   expiresAt: Date | null;
   refreshTokenExpiresAt: Date | null;
   hasRefreshToken: boolean;

@@ -14,6 +14,7 @@ export function toChannel(row: ChannelRow): Channel {
     localName: row.localName,
     status: row.status as ChannelStatus,
     meta: row.meta,
+    platformDetails: row.platformDetails,
     expiresAt: row.expiresAt,
     refreshTokenExpiresAt: row.refreshTokenExpiresAt,
     hasRefreshToken: row.hasRefreshToken,
@@ -52,6 +53,8 @@ export interface RefreshWrite {
   hasRefreshToken: boolean;
   /** Set when the platform answered but the token does not live longer: the channel needs reconnecting. */
   flag?: { code: string; message: string };
+  /** Non-secret facts of the platform's answer (open_id, scope), merged into the channel's platform details. */
+  details?: Record<string, string>;
 }
 
 /** What a failed refresh writes. */
@@ -81,7 +84,8 @@ with saved as (
          last_outcome = case when $9::text is null then 'success' else 'failure' end,
          last_error_code = $9::text, last_error = $10::text,
          failure_count = case when $9::text is null then 0 else failure_count + 1 end,
-         refresh_attempt_id = null, refresh_started_at = null, version = version + 1, updated_at = now()
+         refresh_attempt_id = null, refresh_started_at = null, version = version + 1, updated_at = now(),
+         platform_details = platform_details || coalesce($21::jsonb, '{}'::jsonb)
    where tenant_id = $1 and id = $2 and version = $3
   returning *
 ), event as (
@@ -253,6 +257,7 @@ export class ChannelRepository {
         event.durationMs,
         event.oldExpiresAt ?? null,
         event.newExpiresAt ?? null,
+        write.details ? JSON.stringify(write.details) : null,
       ],
     });
     return rows[0] ? toChannel(rows[0]) : null;

@@ -61,6 +61,8 @@ export const channels = pgTable(
     failureCount: integer("failure_count").notNull().default(0),
     /** Set while a refresh of a rotating platform is in flight: found set by a later attempt, the rotation may be lost. */
     refreshAttemptId: text("refresh_attempt_id"),
+    /** Non-secret facts from the platform's last answer (TikTok open_id and scope, token_type): handed out with the token. */
+    platformDetails: jsonb("platform_details").$type<Record<string, string>>().notNull().default({}),
     refreshStartedAt: timestamptz("refresh_started_at"),
     createdAt: timestamptz("created_at").notNull().defaultNow(),
     updatedAt: timestamptz("updated_at").notNull().defaultNow(),
@@ -113,3 +115,49 @@ export const refreshSchedules = pgTable("refresh_schedules", {
 });
 
 export type RefreshScheduleRow = typeof refreshSchedules.$inferSelect;
+
+/**
+ * Keys of the REST API: one tenant's or (tenant_id null) every tenant's, with scopes. Only the SHA-256 of a key is
+ * stored (see access/api-keys.ts on why a fast hash suits a 256-bit key).
+ */
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    /** null: the key may act for every tenant. */
+    tenantId: text("tenant_id"),
+    scopes: text("scopes").array().notNull(),
+    keyHash: text("key_hash").notNull(),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    /** Written in batches, at most once a minute per key: a request never waits for it. */
+    lastUsedAt: timestamptz("last_used_at"),
+    revokedAt: timestamptz("revoked_at"),
+  },
+  (t) => [uniqueIndex("api_keys_key_hash_idx").on(t.keyHash), index("api_keys_tenant_idx").on(t.tenantId, t.createdAt)],
+);
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+/**
+ * The audit of token reads, aggregated per reader (an API key id, or "library"), channel and minute: a read adds to
+ * an in-memory count that is written in batches, so recording never slows the read.
+ */
+export const tokenReads = pgTable(
+  "token_reads",
+  {
+    tenantId: text("tenant_id").notNull(),
+    channelId: text("channel_id").notNull(),
+    reader: text("reader").notNull(),
+    minute: timestamptz("minute").notNull(),
+    reads: integer("reads").notNull(),
+    /** How many of those reads refreshed the token first. */
+    refreshed: integer("refreshed").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.channelId, t.reader, t.minute] }),
+    index("token_reads_tenant_minute_idx").on(t.tenantId, t.minute),
+  ],
+);
+
+export type TokenReadRow = typeof tokenReads.$inferSelect;
