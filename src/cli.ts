@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import { getHeapStatistics } from "node:v8";
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError, loadConfig, resolveSessionSecret } from "./config";
+import { API_SCOPES, type ApiScope } from "./core/access/scopes";
 import { generateKeySpec } from "./core/crypto";
 import { rotateKeys } from "./core/keys";
 import { createLogger } from "./core/logger";
@@ -15,6 +16,7 @@ import { startWebProcess, type WebProcess } from "./launcher/web-process";
 import { startSimulator } from "./simulator";
 import { closeWebRuntime } from "./web/runtime";
 import { serveWeb } from "./web/serve";
+import { createRefrescaApi } from "./api";
 
 // The CLI is an entry point: the one place (with the worker) that reads process.env.
 const program = new Command("refresca").description("Keeps the OAuth tokens of social channels alive.");
@@ -101,6 +103,35 @@ channels
           refreshToken: channel.hasRefreshToken ? "yes" : "no",
           status: channel.status,
           last: channel.lastErrorCode ?? channel.lastOutcome ?? "",
+        })),
+      );
+    }),
+  );
+
+program
+  .command("audit")
+  .requiredOption("--tenant <id>", "tenant id")
+  .option("--channel <id>", "only this channel")
+  .option("--limit <n>", "how many rows", integer("--limit", 1, 1000), 100)
+  .option("--json", "print JSON")
+  .description("Who read which channel's token, per minute, newest first (the processes that read write these within seconds).")
+  .action((options: { tenant: string; channel?: string; limit: number; json?: boolean }) =>
+    withRefresca(async (refresca) => {
+      const answer = await refresca.audit({
+        tenantId: options.tenant,
+        ...(options.channel !== undefined && { channelId: options.channel }),
+        limit: options.limit,
+      });
+      if (!answer.success) throw new CliError(`${answer.error} (${answer.code})`);
+      if (options.json) return console.log(JSON.stringify(answer.reads, null, 2));
+      if (answer.reads.length === 0) return console.log(`No token reads recorded for tenant ${options.tenant}.`);
+      console.table(
+        answer.reads.map((row) => ({
+          minute: row.minute,
+          channel: row.channelId,
+          reader: row.reader,
+          reads: row.reads,
+          refreshed: row.refreshed,
         })),
       );
     }),
@@ -237,7 +268,12 @@ program
     // Migrates (the app's bundle cannot), and owns the embedded PostgreSQL when none is running.
     const refresca = await createRefresca({ logger });
     dropLibrarySignalHooks();
-    const server = await serveWeb({ port: config.web.port, host: config.web.host, trustProxy: config.web.trustProxy });
+    const server = await serveWeb({
+      port: config.web.port,
+      host: config.web.host,
+      trustProxy: config.web.trustProxy,
+      api: createRefrescaApi(refresca),
+    });
     logger.info({ url: server.url }, "web app listening");
     // Started by `start` or `demo` with an IPC channel: a launcher that dies takes this process with it.
     const orphaned = process.send ? new Promise<string>((resolve) => process.once("disconnect", () => resolve("launcher gone"))) : new Promise<string>(() => {});
@@ -264,6 +300,69 @@ tenants
           : `Tenant "${tenantId}" has a new dashboard API key, shown only this once; its previous key and that key's sessions no longer work.`,
       );
       console.log(answer.apiKey);
+    }),
+  );
+
+const apiKeys = program.command("api-keys").description("Keys of the REST API (Authorization: Bearer <key>).");
+apiKeys
+  .command("create")
+  .requiredOption("--name <name>", "what the key is for, e.g. the product's backend")
+  .option("--tenant <id>", "limit the key to this tenant (default: valid for every tenant)")
+  .option("--scopes <list>", `comma-separated, from ${API_SCOPES.join(", ")} (default: every scope but tokens:read)`)
+  .description("Make a REST API key and print it, once (only its hash is stored).")
+  .action((options: { name: string; tenant?: string; scopes?: string }) =>
+    withRefresca(async (refresca) => {
+      // Typed as scopes but not checked here: the operation names an unknown one.
+      const scopes = options.scopes?.split(",").map((scope) => scope.trim()).filter(Boolean) as ApiScope[] | undefined;
+      const answer = await refresca.apiKeys.create({
+        name: options.name,
+        ...(options.tenant !== undefined && { tenantId: options.tenant }),
+        ...(scopes !== undefined && { scopes }),
+      });
+      if (!answer.success) throw new CliError(`${answer.error} (${answer.code})`);
+      const { key } = answer;
+      console.error(
+        `Created API key ${key.id} "${key.name}" for ${key.tenantId ? `tenant "${key.tenantId}"` : "every tenant"}, ` +
+          `scopes ${key.scopes.join(", ")}. The key is below: it is shown only this once (only its hash is stored).`,
+      );
+      console.log(answer.apiKey);
+    }),
+  );
+
+apiKeys
+  .command("list")
+  .option("--tenant <id>", "only the keys limited to this tenant (default: every key)")
+  .option("--json", "print JSON")
+  .description("List REST API keys with their tenant, scopes and last use (never the keys).")
+  .action((options: { tenant?: string; json?: boolean }) =>
+    withRefresca(async (refresca) => {
+      const answer = await refresca.apiKeys.list(options.tenant === undefined ? {} : { tenantId: options.tenant });
+      if (!answer.success) throw new CliError(`${answer.error} (${answer.code})`);
+      if (options.json) return console.log(JSON.stringify(answer.keys, null, 2));
+      if (answer.keys.length === 0) return console.log(options.tenant ? `Tenant ${options.tenant} has no API keys of its own.` : "There are no API keys.");
+      console.table(
+        answer.keys.map((key) => ({
+          id: key.id,
+          name: key.name,
+          tenant: key.tenantId ?? "all tenants",
+          scopes: key.scopes.join(","),
+          created: key.createdAt,
+          lastUsed: key.lastUsedAt ?? "never",
+          revoked: key.revokedAt ?? "",
+        })),
+      );
+    }),
+  );
+
+apiKeys
+  .command("revoke")
+  .argument("<id>", "the key's id (key_…), as `api-keys list` shows it")
+  .description("Revoke a REST API key: requests with it are refused from now on.")
+  .action((id: string) =>
+    withRefresca(async (refresca) => {
+      const answer = await refresca.apiKeys.revoke({ id });
+      if (!answer.success) throw new CliError(`${answer.error} (${answer.code})`);
+      console.log(`Revoked API key ${id}.`);
     }),
   );
 

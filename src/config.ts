@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { z } from "zod";
+import { DEFAULT_API_RATE_LIMIT, type ApiRateLimit } from "./core/access/rate-limit";
 import { loadOrCreateLocalKeyFile, loadOrCreateLocalSecret, parseKeyRing } from "./core/crypto";
 import type { AppCredentials, PlatformEndpoints } from "./core/providers/types";
 
@@ -32,6 +33,8 @@ export interface RefrescaConfig {
   worker: { concurrency: number; lockDurationMs: number; shutdownTimeoutMs: number; metricsPort?: number };
   /** The web app (dashboard and server actions). */
   web: WebConfig;
+  /** The REST API: each key's request rate (REFRESCA_API_RATE_LIMIT). */
+  api: { rateLimit: ApiRateLimit };
 }
 
 /** The web process: where it listens, how sessions are signed, who may sign in as admin. */
@@ -71,6 +74,16 @@ const wholeNumber = (name: string, min: number, max: number) =>
     .regex(/^\d+$/, { error: `${name} must be a whole number` })
     .transform(Number)
     .pipe(z.number().min(min, { error: `${name} must be at least ${min}` }).max(max, { error: `${name} must be at most ${max}` }));
+
+// `<requests>/s,<burst>`, e.g. `100/s,500`: a key keeps up 100 requests a second and, rested, may send 500 at once.
+const RATE_LIMIT = /^(\d{1,6})\/s\s*,\s*(\d{1,7})$/;
+const rateLimit = text
+  .regex(RATE_LIMIT, { error: "REFRESCA_API_RATE_LIMIT must look like 100/s,500 (requests per second, then the burst)" })
+  .transform((value) => {
+    const [, perSecond, burst] = RATE_LIMIT.exec(value)!;
+    return { perSecond: Number(perSecond), burst: Number(burst) };
+  })
+  .refine((limit) => limit.perSecond >= 1 && limit.burst >= 1, { error: "REFRESCA_API_RATE_LIMIT needs a rate and a burst of at least 1" });
 
 const schema = z
   .object({
@@ -124,6 +137,7 @@ const schema = z
     REFRESCA_DB_SCHEMA: text
       .regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "REFRESCA_DB_SCHEMA must be lowercase letters, digits and _ (at most 63)" })
       .default("refresca"),
+    REFRESCA_API_RATE_LIMIT: rateLimit.default(() => ({ ...DEFAULT_API_RATE_LIMIT })),
     REFRESCA_KEY_PREFIX: text
       .regex(/^[A-Za-z0-9_.-]{1,64}:$/, { error: "REFRESCA_KEY_PREFIX must be letters, digits, _ . - ending with a colon, e.g. refresca:" })
       .default("refresca:"),
@@ -212,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RefrescaConfig
       ...(e.REFRESCA_SESSION_SECRET !== undefined && { sessionSecret: e.REFRESCA_SESSION_SECRET }),
       ...(e.REFRESCA_ADMIN_KEY !== undefined && { adminKey: e.REFRESCA_ADMIN_KEY }),
     },
+    api: { rateLimit: e.REFRESCA_API_RATE_LIMIT },
   };
   if (e.DATABASE_URL) config.databaseUrl = e.DATABASE_URL;
   if (e.REFRESCA_ENCRYPTION_KEYS) config.encryptionKeys = e.REFRESCA_ENCRYPTION_KEYS;

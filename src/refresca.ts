@@ -1,12 +1,17 @@
 import { Redis } from "ioredis";
 import { loadConfig, resolveEncryptionKeys } from "./config";
+import { createApiKeyOperations } from "./core/access/api-key-operations";
+import { ApiRateLimiter, type ApiRateLimit } from "./core/access/rate-limit";
 import { createTenantOperations } from "./core/access/tenants";
+import { createAuditOperations } from "./core/audit/operations";
+import { DEFAULT_TOKEN_READ_AUDIT_OPTIONS, TokenReadAudit, type TokenReadAuditOptions } from "./core/audit/token-read-audit";
 import { createChannelOperations } from "./core/channels";
 import { createDashboardQueries } from "./core/dashboard";
 import { parseKeyRing } from "./core/crypto";
 import { ChannelLock } from "./core/lock";
 import { createLogger, type Logger } from "./core/logger";
 import { createRefreshOperations } from "./core/operations";
+import { createTokenAccess } from "./core/token-access";
 import { createProviders, DEFAULT_ENDPOINTS } from "./core/providers";
 import type { AppCredentials, PlatformEndpoints } from "./core/providers/types";
 import { ChannelRefresher } from "./core/refresh";
@@ -55,6 +60,10 @@ export interface RefrescaOptions {
    * starts it (`refresca web`, `start`, `demo`) has migrated already. @defaultValue true
    */
   migrate?: boolean;
+  /** Each REST API key's request rate, shared by all web processes. @defaultValue env REFRESCA_API_RATE_LIMIT or 100/s with bursts of 500 */
+  apiRateLimit?: ApiRateLimit;
+  /** How the audit of token reads is written (batch interval, memory cap, retention). @defaultValue DEFAULT_TOKEN_READ_AUDIT_OPTIONS */
+  tokenReadAudit?: Partial<TokenReadAuditOptions>;
   /** Where defaults come from. @defaultValue process.env */
   env?: NodeJS.ProcessEnv;
 }
@@ -127,9 +136,14 @@ export async function createRefresca(options: RefrescaOptions = {}) {
     const openedRedis = redis;
     const redisUrl = options.redisUrl ?? config.redisUrl;
     const workers: RefreshWorker[] = [];
+    const tokenReads = new TokenReadAudit(store.tokenReads, logger, { ...DEFAULT_TOKEN_READ_AUDIT_OPTIONS, ...options.tokenReadAudit });
+    tokenReads.start();
+    const apiKeys = createApiKeyOperations({ store, logger });
     return {
       ...operations,
       ...createQueueOperations({ store, queue, logger }),
+      ...createTokenAccess({ store, keyRing, refresher, audit: tokenReads, logger }),
+      ...createAuditOperations({ store, logger }),
       channels: createChannelOperations({
         store,
         keyRing,
@@ -141,6 +155,10 @@ export async function createRefresca(options: RefrescaOptions = {}) {
       }),
       /** Tenants and their dashboard API keys. */
       tenants: createTenantOperations({ store, logger }),
+      /** The REST API's keys: create, list, revoke, and `authenticate(key)` on every request. */
+      apiKeys,
+      /** The REST API's per-key request limit: `take(keyId)` once per request, after `apiKeys.authenticate`. */
+      rateLimiter: new ApiRateLimiter(redis, keyPrefix, options.apiRateLimit ?? config.api.rateLimit),
       /** The dashboard's reads: paged channel list, expiry horizon, recent refresh events. */
       dashboard: createDashboardQueries({ store, logger }),
       metrics,
@@ -155,10 +173,12 @@ export async function createRefresca(options: RefrescaOptions = {}) {
         return worker;
       },
       /** Internals for the worker, the CLI and tests. */
-      internals: { store, redis, keyRing, refresher, queue, logger, keyPrefix, databaseUrl },
+      internals: { store, redis, keyRing, refresher, queue, logger, keyPrefix, databaseUrl, tokenReads },
       /** Stops workers, closes connections, and stops the embedded PostgreSQL if this instance started it. */
       async close() {
         await Promise.all(workers.map((worker) => worker.close()));
+        await tokenReads.close();
+        await apiKeys.close();
         await queue.close();
         await providers.close();
         await openedStore.close();

@@ -34,6 +34,7 @@ describe("loadConfig", () => {
       queue: { attempts: 3, backoffMs: 2000, keepCompleted: 10, keepFailed: 50 },
       worker: { concurrency: 3, lockDurationMs: 30_000, shutdownTimeoutMs: 25_000 },
       web: { port: 3000, host: "0.0.0.0", trustProxy: false },
+      api: { rateLimit: { perSecond: 100, burst: 500 } },
     });
   });
 
@@ -94,10 +95,19 @@ describe("loadConfig", () => {
     ["PORT", "70000", /PORT must be at most 65535/],
     ["HOST", "a host/with slash", /HOST must be a host name or an IP address/],
     ["REFRESCA_TRUST_PROXY", "maybe", /REFRESCA_TRUST_PROXY must be true or false/],
+    ["REFRESCA_API_RATE_LIMIT", "fast", /REFRESCA_API_RATE_LIMIT must look like 100\/s,500/],
+    ["REFRESCA_API_RATE_LIMIT", "250", /REFRESCA_API_RATE_LIMIT must look like 100\/s,500/],
+    ["REFRESCA_API_RATE_LIMIT", "7/m,20", /REFRESCA_API_RATE_LIMIT must look like 100\/s,500/],
+    ["REFRESCA_API_RATE_LIMIT", "0/s,9", /REFRESCA_API_RATE_LIMIT needs a rate and a burst of at least 1/],
   ])("names %s when it is %j, without echoing the value", (name, value, message) => {
     const text = problemsOf({ [name]: value });
     expect(text).toMatch(message);
     expect(text).not.toContain(value);
+  });
+
+  test("reads REFRESCA_API_RATE_LIMIT as requests per second and a burst", () => {
+    expect(loadConfig({ REFRESCA_API_RATE_LIMIT: "20/s,50" }).api).toEqual({ rateLimit: { perSecond: 20, burst: 50 } });
+    expect(loadConfig({ REFRESCA_API_RATE_LIMIT: "5/s , 5" }).api.rateLimit).toEqual({ perSecond: 5, burst: 5 });
   });
 
   test("lists every bad variable at once", () => {

@@ -54,6 +54,13 @@ describe("secrets stay secret", () => {
     await h.simulator.inject({ kind: "unavailable" });
     await h.simulator.revoke(channels[6]!.refreshToken!);
     for (const channel of channels) answers.push(await h.refresca.refreshChannelToken({ tenantId, channelId: channel.id }));
+    // Token reads (their answers carry tokens by design, so they are not among the answers searched): the refreshes
+    // they trigger, their failures and the audit they leave must not hold a token either.
+    for (const channel of channels) {
+      await h.refresca.getAccessToken({ tenantId, channelId: channel.id, minValidityMinutes: 1440 }, { reader: "key_secrets" });
+    }
+    await h.refresca.internals.tokenReads.flush();
+    answers.push(await h.refresca.audit({ tenantId }));
     answers.push(await h.refresca.getChannelsNeedingTokenRefresh({ tenantId, refreshBeforeMinutes: 525_600 }));
     answers.push(await h.refresca.getRefreshStatistics({ tenantId }));
     answers.push(await h.refresca.channels.list({ tenantId }));
@@ -78,6 +85,7 @@ describe("secrets stay secret", () => {
       maxBuffer: 64 * 1024 * 1024,
     });
     expect(dump).toContain(channels[0]!.id); // the dump is the real one
+    expect(dump).toContain("key_secrets"); // with the audit of token reads
     const logs = h.logs.join("\n");
     expect(logs.length).toBeGreaterThan(0);
     const answerText = JSON.stringify(answers);

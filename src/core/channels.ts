@@ -62,8 +62,8 @@ export function canRefresh(type: Platform, refreshToken: string | undefined): bo
   return refreshToken !== undefined || EXCHANGES_ACCESS_TOKEN.has(type);
 }
 
-const channelRef = z.strictObject({ tenantId: idSchema, channelId: idSchema });
-const listInput = z.strictObject({
+export const channelRefInput = z.strictObject({ tenantId: idSchema, channelId: idSchema });
+export const listChannelsInput = z.strictObject({
   tenantId: idSchema,
   limit: z.number().int().min(1).max(1000).default(100),
   offset: z.number().int().min(0).max(10_000_000).default(0),
@@ -137,18 +137,18 @@ export function createChannelOperations(deps: { store: Store; keyRing: KeyRing; 
       return results;
     },
 
-    get: defineOperation("channels.get", channelRef, logger, async (input) => {
+    get: defineOperation("channels.get", channelRefInput, logger, async (input) => {
       const row = await store.channels.find(input.tenantId, input.channelId);
       if (!row) return failure("NOT_FOUND", "No channel with this id in this tenant.");
       return { success: true as const, channel: toChannelView(toChannel(row)) };
     }),
 
-    list: defineOperation("channels.list", listInput, logger, async (input) => ({
+    list: defineOperation("channels.list", listChannelsInput, logger, async (input) => ({
       success: true as const,
       channels: (await store.channels.list(input.tenantId, input)).map(toChannelView),
     })),
 
-    remove: defineOperation("channels.remove", channelRef, logger, async (input) => {
+    remove: defineOperation("channels.remove", channelRefInput, logger, async (input) => {
       const removed = await store.channels.remove(input.tenantId, input.channelId);
       if (!removed) return failure("NOT_FOUND", "No channel with this id in this tenant.");
       await notify(hooks && (() => hooks.removed(removed)));

@@ -6,6 +6,8 @@ export const ERROR_MESSAGES = {
   NOT_FOUND: "No such channel or tenant.",
   FORBIDDEN: "You are not allowed to act for this tenant.",
   UNAUTHORIZED: "Sign in first.",
+  METHOD_NOT_ALLOWED: "This route does not take that HTTP method.",
+  PAYLOAD_TOO_LARGE: "The request body is too large.",
   NO_REFRESH_TOKEN: "This channel has no refresh token: it is not set up for automatic refresh.",
   PLATFORM_UNAVAILABLE: "The platform's API could not be reached or failed; the refresh will be retried.",
   INVALID_CREDENTIALS: "The platform rejected the channel's token (expired or revoked): the channel must be reconnected.",

@@ -18,19 +18,20 @@ function causes(error: unknown): Array<Error & { code?: string }> {
 /**
  * Wraps one operation: parse the input with zod (nothing runs on bad input), run the body, and turn every
  * failure into `{ success: false, error, code }` — an expected one with its own sentence, an unexpected one
- * logged and answered with a generic sentence that leaks nothing.
+ * logged and answered with a generic sentence that leaks nothing. Arguments after the input (`context`) are passed
+ * through unparsed: they come from trusted code, never from the caller's data (e.g. which API key reads a token).
  */
-export function defineOperation<S extends z.ZodType, R extends object>(
+export function defineOperation<S extends z.ZodType, R extends object, C extends unknown[] = []>(
   name: string,
   schema: S,
   logger: Logger,
-  body: (input: z.output<S>) => Promise<R | Failure>,
-): (input: z.input<S>) => Promise<R | Failure> {
-  return async (input) => {
+  body: (input: z.output<S>, ...context: C) => Promise<R | Failure>,
+): (input: z.input<S>, ...context: C) => Promise<R | Failure> {
+  return async (input, ...context) => {
     const parsed = schema.safeParse(input);
     if (!parsed.success) return failure("INVALID_INPUT", `Invalid input: ${describeIssues(parsed.error)}.`);
     try {
-      return await body(parsed.data);
+      return await body(parsed.data, ...context);
     } catch (error) {
       return failureFor(error, name, logger);
     }

@@ -10,8 +10,8 @@ import type { ChannelRow, RefreshWrite, Store } from "./store";
 import { toChannel } from "./store/channels";
 import type { Channel, Credentials, TokenSet } from "./types";
 
-/** Why a refresh runs: kept on each event row. */
-export type RefreshTrigger = "manual" | "batch" | "scheduled" | "sweep" | "expiry";
+/** Why a refresh runs: kept on each event row ("read": getAccessToken found the token expiring too soon). */
+export type RefreshTrigger = "manual" | "batch" | "scheduled" | "sweep" | "expiry" | "read";
 
 export interface RefreshRequestOptions {
   tenantId: string;

@@ -13,6 +13,9 @@ const TENANT = "demo";
 /** Short-lived TikTok tokens, so refreshes keep happening while someone watches the dashboard. */
 const TIKTOK_TOKEN_MINUTES = 8;
 const RECURRING_MINUTES = 5;
+const PRODUCT_KEY_NAME = "Demo product";
+/** The channel whose token the printed curl line reads: TikTok, so the answer shows open_id and scope after a refresh. */
+const TOKEN_CHANNEL = "tiktok-live";
 
 /** An expected failure of the demo: printed alone, exit code 1. */
 export class DemoError extends Error {}
@@ -58,6 +61,7 @@ export async function runDemo(config: RefrescaConfig, logger: Logger, waitForSto
     }
     const key = await refresca.tenants.issueApiKey({ tenantId: TENANT, name: "Demo" });
     if (!key.success) throw new Error(`Could not create the demo key: ${key.error}`);
+    const productKey = await demoProductKey(refresca);
     const recurring = await refresca.scheduleRecurringTokenRefresh({ tenantId: TENANT, intervalMinutes: RECURRING_MINUTES });
     if (!recurring.success) throw new Error(`Could not set the recurring refresh: ${recurring.error}`);
     await refresca.startWorker();
@@ -90,6 +94,8 @@ export async function runDemo(config: RefrescaConfig, logger: Logger, waitForSto
     cleanups.push(() => web.stop());
     say(`  ✓ Dashboard at ${url}\n`);
     say(`Open ${url} and sign in with the demo tenant's API key (new at every start):\n\n    ${key.apiKey}\n`);
+    say(`Read a live token as a product would (REST API key with tokens:read, new at every start; reference at ${url}/api/docs):\n`);
+    say(`    curl -s -H "Authorization: Bearer ${productKey}" ${url}/api/v1/tenants/${TENANT}/channels/${TOKEN_CHANNEL}/token\n`);
     say("Press Ctrl-C to stop everything.");
 
     const reason = await Promise.race([waitForStop(), web.exited.then(() => "the web process exited")]);
@@ -98,6 +104,18 @@ export async function runDemo(config: RefrescaConfig, logger: Logger, waitForSto
     await cleanUp();
   }
   say("Stopped.");
+}
+
+/** The demo's REST API key (tokens:read and channels:read on the demo tenant); the previous start's is revoked. */
+async function demoProductKey(refresca: Refresca): Promise<string> {
+  const listed = await refresca.apiKeys.list({ tenantId: TENANT });
+  if (!listed.success) throw new Error(`Could not list the demo's API keys: ${listed.error}`);
+  for (const old of listed.keys.filter((key) => key.name === PRODUCT_KEY_NAME && !key.revokedAt)) {
+    await refresca.apiKeys.revoke({ id: old.id });
+  }
+  const made = await refresca.apiKeys.create({ name: PRODUCT_KEY_NAME, tenantId: TENANT, scopes: ["tokens:read", "channels:read"] });
+  if (!made.success) throw new Error(`Could not create the demo's API key: ${made.error}`);
+  return made.apiKey;
 }
 
 function withoutDatabaseUrl(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

@@ -105,7 +105,7 @@ async function callAction(page: Page, pagePath: string, exportedName: string, ar
     node: Record<string, { exportedName: string; filename: string }>;
   };
   const actionId = Object.entries(manifest.node).find(
-    ([, entry]) => entry.exportedName === exportedName && entry.filename === "src/app/actions/oauth-refresh.ts",
+    ([, entry]) => entry.exportedName === exportedName && entry.filename.startsWith("src/app/actions/"),
   )?.[0];
   if (!actionId) throw new Error(`no server action ${exportedName} in the build`);
   const text = await page.evaluate(
@@ -262,6 +262,57 @@ describe("the dashboard in a browser", () => {
     await admin.getByRole("link", { name: "Channels" }).click();
     await admin.waitForURL(`${baseUrl}/channels?tenant=${tenantB}`);
     expect(await admin.locator("tbody tr").count()).toBe(1);
+    await admin.context().close();
+  });
+
+  it("makes, shows once, lists and revokes REST API keys on the keys page; another tenant's are out of reach", async () => {
+    const ofA = await h.refresca.apiKeys.create({ name: "A's backend", tenantId: tenantA });
+    const ofB = await h.refresca.apiKeys.create({ name: "B's backend", tenantId: tenantB });
+    if (!ofA.success || !ofB.success) throw new Error("could not create the API keys");
+    // Checked by the last test: a listed key is never sent to the browser.
+    keys.restA = ofA.apiKey;
+    keys.restB = ofB.apiKey;
+
+    await page.goto(`${baseUrl}/`);
+    await page.getByRole("link", { name: "API keys" }).click();
+    await page.waitForURL(`${baseUrl}/keys`);
+    const rows = page.locator("[data-testid=api-keys] tbody tr");
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-key-id")))).toEqual([ofA.key.id]);
+
+    await page.getByLabel("Key name").fill("From the dashboard");
+    await page.getByRole("checkbox", { name: "tokens:read" }).check();
+    await page.getByRole("button", { name: "Create key" }).click();
+    const shown = page.locator("[data-testid=new-api-key-value]");
+    await expect.poll(() => shown.textContent(), { timeout: 15_000 }).toMatch(/^rka_[A-Za-z0-9_-]{43}$/);
+    const made = (await shown.textContent())!;
+    expect(await page.getByText("it will not be shown again").isVisible()).toBe(true);
+    const principal = await h.refresca.apiKeys.authenticate(made);
+    expect(principal).toMatchObject({ name: "From the dashboard", tenantId: tenantA });
+    expect(principal?.scopes).toContain("tokens:read");
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(2);
+    await page.reload();
+    expect(await page.content()).not.toContain(made);
+
+    const row = page.locator(`tr[data-key-id=${principal!.keyId}]`);
+    await row.getByText("Revoke…").click();
+    await row.getByRole("button", { name: "Revoke key" }).click();
+    await expect.poll(() => row.locator(".badge", { hasText: "Revoked" }).count(), { timeout: 15_000 }).toBe(1);
+    expect(await h.refresca.apiKeys.authenticate(made)).toBeNull();
+
+    // Tenant A's session, acting for B or for every tenant: FORBIDDEN; under its own id, B's key is not found.
+    expect(await callAction(page, "/keys", "revokeApiKey", [{ tenantId: tenantB, id: ofB.key.id }])).toMatchObject({ code: "FORBIDDEN" });
+    expect(await callAction(page, "/keys", "createApiKey", [{ tenantId: "*", name: "sneaky", scopes: ["tokens:read"] }])).toMatchObject({ code: "FORBIDDEN" });
+    expect(await callAction(page, "/keys", "revokeApiKey", [{ tenantId: tenantA, id: ofB.key.id }])).toMatchObject({ code: "NOT_FOUND" });
+    expect(await h.refresca.apiKeys.authenticate(ofB.apiKey)).not.toBeNull();
+    expect(web.output()).not.toContain(made);
+
+    // The admin sees every key and may make one for every tenant.
+    const admin = await (await newContext()).newPage();
+    await signIn(admin, adminKey);
+    await admin.goto(`${baseUrl}/keys`);
+    const listed = await admin.locator("[data-testid=api-keys] tbody tr").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-key-id")));
+    expect(listed).toEqual(expect.arrayContaining([ofA.key.id, ofB.key.id, principal!.keyId]));
+    expect(await admin.getByLabel("Valid for").inputValue()).toBe("*");
     await admin.context().close();
   });
 

@@ -10,6 +10,8 @@ export function Nav() {
   const links: Array<[string, string]> = [
     ["/", "Overview"],
     ["/channels", "Channels"],
+    ["/keys", "API keys"],
+    ["/audit", "Token reads"],
   ];
   return (
     <nav className="nav">

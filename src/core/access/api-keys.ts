@@ -22,7 +22,7 @@ export function looksLikeApiKey(text: string): boolean {
   return API_KEY_SHAPE.test(text);
 }
 
-/** Hex SHA-256 of a key: what `tenants.api_key_hash` holds. */
+/** Hex SHA-256 of a key: what `tenants.api_key_hash` (and, for REST API keys, `api_keys.key_hash`) holds. */
 export function hashApiKey(key: string): string {
   return createHash("sha256").update(key, "utf8").digest("hex");
 }

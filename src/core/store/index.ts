@@ -1,14 +1,18 @@
+import { ApiKeyRepository } from "./api-keys";
 import { ChannelRepository, ExpiryQueries } from "./channels";
 import { connect, runMigrations, type Connection, type DatabaseOptions } from "./database";
 import { EventRepository } from "./events";
 import { ChannelListing } from "./listing";
 import { ScheduleRepository } from "./schedules";
 import { TenantRepository } from "./tenants";
+import { TokenReadRepository } from "./token-reads";
 
 export type { ChannelRow, RefreshEventRow, RefreshScheduleRow } from "./schema";
 export type { ChannelWrite, RefreshWrite, FailureWrite, RefreshEvent, ExpiringChannelRow } from "./channels";
 export type { DatabaseOptions } from "./database";
 export type { TenantSummary } from "./tenants";
+export type { TokenReadCount, TokenReadQuery } from "./token-reads";
+export type { ApiKeyRecord, ApiKeyWrite } from "./api-keys";
 export { CHANNEL_SORTS, type ChannelSort, type ChannelListQuery, type ChannelListRow, type ExpiryHorizon } from "./listing";
 
 /** Everything Refresca keeps in PostgreSQL, behind one handle. */
@@ -21,6 +25,10 @@ export interface Store {
   listing: ChannelListing;
   events: EventRepository;
   schedules: ScheduleRepository;
+  /** The REST API's keys. */
+  apiKeys: ApiKeyRepository;
+  /** The audit of token reads, counted per reader, channel and minute. */
+  tokenReads: TokenReadRepository;
   close(): Promise<void>;
 }
 
@@ -41,6 +49,8 @@ export async function openStore(options: DatabaseOptions & { migrate?: boolean }
     listing: new ChannelListing(connection.pool),
     events: new EventRepository(connection.db),
     schedules: new ScheduleRepository(connection.db),
+    tokenReads: new TokenReadRepository(connection.pool),
+    apiKeys: new ApiKeyRepository(connection.db),
     close: () => connection.close(),
   };
 }

@@ -70,6 +70,9 @@ export default async function ChannelsPage({ searchParams }: { searchParams: Sea
     return text ? `/channels?${text}` : "/channels";
   };
   const filtered = Boolean(filters.search || filters.type || filters.status);
+  /** The audit of one channel's token reads. */
+  const readsHref = (channelId: string) =>
+    `/audit?${new URLSearchParams({ ...(view.session.role === "admin" && { tenant: tenantId }), channel: channelId })}`;
 
   return (
     <>
@@ -151,7 +154,7 @@ export default async function ChannelsPage({ searchParams }: { searchParams: Sea
                       <div className="name">{channel.displayName}</div>
                       <div className="sub">
                         {channel.localName && <>{channel.localName} · </>}
-                        <code>{channel.id}</code>
+                        <code>{channel.id}</code> · <Link href={readsHref(channel.id)}>token reads</Link>
                       </div>
                     </td>
                     <td>
