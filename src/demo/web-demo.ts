@@ -50,7 +50,7 @@ export async function runDemo(config: RefrescaConfig, logger: Logger, waitForSto
     const { endpoints, apps } = refrescaSettingsFor(simulator.url);
     const refresca: Refresca = await createRefresca({ logger, env: withoutDatabaseUrl(process.env), redisUrl: redis.url, endpoints, apps });
     cleanups.push(() => refresca.close());
-    // The embedded server's package installs signal hooks that exit at once; the demo stops things in its own order.
+    // Starting the embedded server installs signal hooks that exit at once; the demo stops things in its own order.
     dropLibrarySignalHooks();
     say(`  ✓ PostgreSQL embedded in ${displayPath(config.dataDir)}`);
 

