@@ -4,7 +4,7 @@ import { serve, type ServerType } from "@hono/node-server";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRefrescaApi } from "../src/api";
+import { createApi, createRefrescaApi } from "../src/api";
 import { API_ROUTES } from "../src/api/routes";
 import type { ApiScope } from "../src/core/access/scopes";
 import { API_SCOPES } from "../src/core/access/scopes";
@@ -243,6 +243,23 @@ describe("keys, scopes and tenants", () => {
     } finally {
       await limited.close();
     }
+  });
+});
+
+describe("when Redis is away", () => {
+  it("still hands out tokens: the rate limit lets requests through rather than stop the product", async () => {
+    const tenantId = h.tenant();
+    const channel = await h.addChannel({ tenantId, platform: "facebook", expiresInSeconds: 30 * 86_400 });
+    const key = await keyFor(["tokens:read"]);
+    const api = createApi({
+      refresca: h.refresca,
+      authenticate: (text) => h.refresca.apiKeys.authenticate(text),
+      rateLimit: () => Promise.reject(new Error("Connection is closed.")),
+      logger: h.refresca.internals.logger,
+    });
+    const res = await api.request(`/api/v1/tenants/${tenantId}/channels/${channel.id}/token`, { headers: { authorization: `Bearer ${key}` } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ success: true, accessToken: channel.accessToken });
   });
 });
 

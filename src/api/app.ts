@@ -3,6 +3,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
+import { hashApiKey } from "../core/access/api-keys";
 import type { ApiPrincipal } from "../core/access/scopes";
 import { failure, type ErrorCode, type Failure } from "../core/errors";
 import type { Logger } from "../core/logger";
@@ -18,8 +19,8 @@ export interface ApiOptions {
   refresca: Refresca;
   /** The holder of a bearer key, or null for an unknown or revoked one. */
   authenticate(key: string): Promise<ApiPrincipal | null>;
-  /** Takes one request from the key's budget (shared by every web process). */
-  rateLimit(keyId: string): Promise<{ allowed: boolean; retryAfterSeconds: number }>;
+  /** Takes one request from a key's budget (shared by every web process); `bucket` names the key. */
+  rateLimit(bucket: string): Promise<{ allowed: boolean; retryAfterSeconds: number }>;
   logger: Logger;
   /** The largest request body accepted. @defaultValue 65536 */
   bodyLimitBytes?: number;
@@ -57,18 +58,33 @@ export function createApi(options: ApiOptions): OpenAPIHono<ApiEnv> {
   });
   app.use("*", methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => withAllow(refuse(c, "METHOD_NOT_ALLOWED"), methods) }));
 
+  let limiterDown = 0;
+  /** The key's budget; a Redis outage must not stop token reads (their truth is in PostgreSQL): then it lets through. */
+  const takeBudget = async (bucket: string) => {
+    try {
+      return await options.rateLimit(bucket);
+    } catch (error) {
+      if (Date.now() - limiterDown > 60_000) logger.warn({ err: (error as Error).message }, "API rate limit unavailable: requests pass unlimited");
+      limiterDown = Date.now();
+      return { allowed: true, retryAfterSeconds: 0 };
+    }
+  };
+
   const authenticate: MiddlewareHandler<ApiEnv> = async (c, next) => {
     const header = c.req.header("authorization") ?? "";
     const key = /^Bearer +(\S+)$/i.exec(header)?.[1];
-    const principal = key ? await options.authenticate(key) : null;
+    // The key's lookup and its rate limit go out together: the bucket is named by the key's hash (one key, one
+    // bucket, as by its id), so neither waits for the other.
+    const [principal, budget] = key
+      ? await Promise.all([options.authenticate(key), takeBudget(hashApiKey(key).slice(0, 32))])
+      : [null, undefined];
     if (!principal) {
       const res = refuse(c, "UNAUTHORIZED", key ? "The API key is not valid (unknown or revoked)." : "Send an API key: Authorization: Bearer <key>.");
       res.headers.set("www-authenticate", 'Bearer realm="refresca"');
       return res;
     }
-    const budget = await options.rateLimit(principal.keyId);
-    if (!budget.allowed) {
-      return refuse(c, "RATE_LIMITED", "Too many requests with this API key.", { retryAfterSeconds: budget.retryAfterSeconds });
+    if (!budget!.allowed) {
+      return refuse(c, "RATE_LIMITED", "Too many requests with this API key.", { retryAfterSeconds: budget!.retryAfterSeconds });
     }
     c.set("principal", principal);
     await next();

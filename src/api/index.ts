@@ -10,7 +10,7 @@ export function createRefrescaApi(refresca: Refresca, options: { version?: strin
   return createApi({
     refresca,
     authenticate: (key) => refresca.apiKeys.authenticate(key),
-    rateLimit: (keyId) => refresca.rateLimiter.take(keyId),
+    rateLimit: (bucket) => refresca.rateLimiter.take(bucket),
     logger: refresca.internals.logger,
     ...options,
   });
