@@ -53,7 +53,6 @@ function refrescaOptions(schema: string) {
     logger: createLogger({ level: "error" }),
     // The load would otherwise spend the default budget (100/s) in the first second.
     apiRateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
-    env: {},
   };
 }
 
@@ -94,10 +93,19 @@ async function serveBaseline(schema: string) {
 
 async function child(kind: string, schema: string) {
   const { listener, close } = kind === "baseline" ? await serveBaseline(schema) : await serveRefresca(schema);
-  const server = createServer((req, res) => void listener(req, res));
+  // A request still in flight when the run ends meets a closed pool: drop it quietly.
+  const server = createServer((req, res) => void Promise.resolve(listener(req, res)).catch(() => res.destroy()));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   console.log(JSON.stringify({ port: (server.address() as AddressInfo).port }));
-  process.stdin.resume();
+  // "mark" and "report" lines from the parent bracket the measured load: the CPU this process spent in between.
+  let mark = process.cpuUsage();
+  createInterface({ input: process.stdin }).on("line", (line) => {
+    if (line === "mark") mark = process.cpuUsage();
+    if (line === "report") {
+      const used = process.cpuUsage(mark);
+      console.log(JSON.stringify({ cpuMicros: used.user + used.system }));
+    }
+  });
   process.stdin.on("end", async () => {
     const closed = new Promise((resolve) => server.close(resolve));
     server.closeAllConnections();
@@ -109,15 +117,35 @@ async function child(kind: string, schema: string) {
 
 // ---- parent: seed, measure, report ------------------------------------------------------------------------------
 
-function startChild(kind: string, schema: string, profileDir?: string): Promise<{ process: ChildProcess; port: number }> {
+interface ServerUnderTest {
+  process: ChildProcess;
+  port: number;
+  /** The CPU the server spent during `work`, in microseconds. */
+  cpuDuring<T>(work: () => Promise<T>): Promise<{ result: T; cpuMicros: number }>;
+}
+
+function startChild(kind: string, schema: string, profileDir?: string): Promise<ServerUnderTest> {
   const profile = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}/${kind}`] : [];
   const proc = spawn(process.execPath, [...profile, "--import", "tsx", new URL(import.meta.url).pathname, "--serve", kind, "--schema", schema], {
     stdio: ["pipe", "pipe", "inherit"],
   });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).once("line", (line) => resolve({ process: proc, port: JSON.parse(line).port }));
-    proc.once("exit", (code) => reject(new Error(`the ${kind} server exited with ${code}`)));
-  });
+  const lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
+  const next = async () => JSON.parse((await lines.next()).value as string);
+  const exited = new Promise<never>((_, reject) => proc.once("exit", (code) => reject(new Error(`the ${kind} server exited with ${code}`))));
+  exited.catch(() => {});
+  return Promise.race([
+    next().then(({ port }) => ({
+      process: proc,
+      port,
+      async cpuDuring<T>(work: () => Promise<T>) {
+        proc.stdin!.write("mark\n");
+        const result = await work();
+        proc.stdin!.write("report\n");
+        return { result, cpuMicros: (await next()).cpuMicros as number };
+      },
+    })),
+    exited,
+  ]);
 }
 
 async function load(url: string, apiKey: string, seconds: number, connections: number) {
@@ -193,16 +221,17 @@ async function main() {
         try {
           const url = `http://127.0.0.1:${server.port}/api/v1/tenants/${TENANT}/channels/ch7/token`;
           await load(url, made.apiKey, 2, connections); // warm-up: connections, prepared statements, JIT
-          const figures = await load(url, made.apiKey, seconds, connections);
+          const { result: figures, cpuMicros } = await server.cpuDuring(() => load(url, made.apiKey, seconds, connections));
           totals[kind]!.push(figures.rps);
-          rows.push([`${kind} (round ${round})`, figures.rps.toFixed(0), `${figures.p50} ms`, `${figures.p99} ms`]);
+          const perRequest = cpuMicros / (figures.rps * seconds);
+          rows.push([`${kind} (round ${round})`, figures.rps.toFixed(0), `${figures.p50} ms`, `${figures.p99} ms`, `${perRequest.toFixed(0)} µs`]);
         } finally {
           server.process.stdin!.end();
           await new Promise((resolve) => server.process.once("exit", resolve));
         }
       }
     }
-    printTable(`GET …/token over HTTP, autocannon, ${connections} connections, ${seconds} s per run`, ["server", "requests/s", "p50", "p99"], rows);
+    printTable(`GET …/token over HTTP, autocannon, ${connections} connections, ${seconds} s per run`, ["server", "requests/s", "p50", "p99", "server CPU/request"], rows);
     const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
     const ratio = mean(totals.refresca!) / mean(totals.baseline!);
     printFigures("Ratio", [["refresca / baseline requests/s", `${ratio.toFixed(2)} (target ≥ 0.70)`]]);

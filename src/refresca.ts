@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import { loadConfig, resolveEncryptionKeys } from "./config";
 import { createApiKeyOperations } from "./core/access/api-key-operations";
+import { PrincipalCache } from "./core/access/principal-cache";
 import { ApiRateLimiter, type ApiRateLimit } from "./core/access/rate-limit";
 import { createTenantOperations } from "./core/access/tenants";
 import { createAuditOperations } from "./core/audit/operations";
@@ -138,7 +139,8 @@ export async function createRefresca(options: RefrescaOptions = {}) {
     const workers: RefreshWorker[] = [];
     const tokenReads = new TokenReadAudit(store.tokenReads, logger, { ...DEFAULT_TOKEN_READ_AUDIT_OPTIONS, ...options.tokenReadAudit });
     tokenReads.start();
-    const apiKeys = createApiKeyOperations({ store, logger });
+    const apiKeyCache = new PrincipalCache(redis, `${keyPrefix}api-keys:revoked`, logger);
+    const apiKeys = createApiKeyOperations({ store, logger, cache: apiKeyCache });
     return {
       ...operations,
       ...createQueueOperations({ store, queue, logger }),
@@ -179,6 +181,7 @@ export async function createRefresca(options: RefrescaOptions = {}) {
         await Promise.all(workers.map((worker) => worker.close()));
         await tokenReads.close();
         await apiKeys.close();
+        await apiKeyCache.close();
         await queue.close();
         await providers.close();
         await openedStore.close();

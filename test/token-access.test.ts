@@ -30,7 +30,7 @@ describe("getAccessToken", () => {
     const tenantId = h.tenant();
     const channel = await h.addChannel({ tenantId, platform: "tiktok", expiresInSeconds: 3600, meta: { team: "growth" } });
     const before = await calls();
-    const find = vi.spyOn(h.refresca.internals.store.channels, "find");
+    const find = vi.spyOn(h.refresca.internals.store.channelTokens, "find");
     const refresh = vi.spyOn(h.refresca.internals.refresher, "refresh");
 
     const answer = await h.refresca.getAccessToken({ tenantId, channelId: channel.id });
@@ -295,7 +295,7 @@ describe("getAccessToken", () => {
     ["a missing tenant", { tenantId: undefined }],
   ];
   it.each(malformed)("refuses %s with INVALID_INPUT and reads nothing", async (_name, change) => {
-    const find = vi.spyOn(h.refresca.internals.store.channels, "find");
+    const find = vi.spyOn(h.refresca.internals.store.channelTokens, "find");
     const answer = await h.refresca.getAccessToken({ tenantId: "t1", channelId: "c1", ...(change as object) } as never);
     expect(answer).toMatchObject({ success: false, code: "INVALID_INPUT" });
     if (!answer.success) expect(answer.error.length).toBeLessThan(400);

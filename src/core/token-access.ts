@@ -5,7 +5,7 @@ import { ERROR_MESSAGES, failure, type ErrorCode, type Failure } from "./errors"
 import type { Logger } from "./logger";
 import { defineOperation, failureFor } from "./operation";
 import type { ChannelRefresher, RefreshOutcome } from "./refresh";
-import type { ChannelRow, Store } from "./store";
+import type { ChannelTokenRow, Store } from "./store";
 import type { Platform } from "./types";
 import { idSchema } from "./validation";
 
@@ -63,7 +63,7 @@ export function createTokenAccess(deps: TokenAccessDependencies) {
   const now = deps.now ?? Date.now;
 
   /** The answer carrying the row's token; the read is counted for the audit (in memory: nothing awaited). */
-  function handOut(row: ChannelRow, reader: string, refreshed: boolean, warning?: AccessTokenAnswer["warning"]): AccessTokenAnswer {
+  function handOut(row: ChannelTokenRow, reader: string, refreshed: boolean, warning?: AccessTokenAnswer["warning"]): AccessTokenAnswer {
     const { accessToken } = keyRing.decrypt(row.credentials, { tenantId: row.tenantId, channelId: row.id });
     audit.record({ tenantId: row.tenantId, channelId: row.id, reader, refreshed });
     return {
@@ -79,13 +79,13 @@ export function createTokenAccess(deps: TokenAccessDependencies) {
     };
   }
 
-  const unexpired = (row: ChannelRow) => row.expiresAt === null || row.expiresAt.getTime() > now();
+  const unexpired = (row: ChannelTokenRow) => row.expiresAt === null || row.expiresAt.getTime() > now();
 
   /**
    * A flagged channel answers NEEDS_REAUTH, except one flagged because Meta would not extend its token: Meta keeps
    * that token alive until its deadline, and the product must keep working until the person reconnects.
    */
-  function flagged(row: ChannelRow, reader: string, refreshed = false): AccessTokenAnswer | Failure {
+  function flagged(row: ChannelTokenRow, reader: string, refreshed = false): AccessTokenAnswer | Failure {
     if (row.status === "needs_reauth" && row.lastErrorCode === "NOT_EXTENDED" && unexpired(row)) {
       return handOut(row, reader, refreshed, { code: "NOT_EXTENDED", error: row.lastError ?? ERROR_MESSAGES.NOT_EXTENDED });
     }
@@ -93,7 +93,7 @@ export function createTokenAccess(deps: TokenAccessDependencies) {
   }
 
   /** After a refresh attempt: the row as it is now decides, with the attempt's failure as the warning or the answer. */
-  function afterRefresh(first: ChannelRow, current: ChannelRow | null, outcome: RefreshOutcome, reader: string) {
+  function afterRefresh(first: ChannelTokenRow, current: ChannelTokenRow | null, outcome: RefreshOutcome, reader: string) {
     if (!current) return failure("NOT_FOUND", "The channel was removed.");
     const refreshed = current.credentials !== first.credentials;
     // SUPERSEDED: a reconnect wrote newer credentials meanwhile, which are what to hand out.
@@ -122,7 +122,7 @@ export function createTokenAccess(deps: TokenAccessDependencies) {
         if (typeof reader !== "string" || reader.length === 0 || reader.length > MAX_READER_LENGTH) {
           return failure("INVALID_INPUT", `Invalid input: reader: must be 1–${MAX_READER_LENGTH} characters.`);
         }
-        const row = await store.channels.find(input.tenantId, input.channelId);
+        const row = await store.channelTokens.find(input.tenantId, input.channelId);
         if (!row) return failure("NOT_FOUND", "No channel with this id in this tenant.");
         if (row.status !== "active") return flagged(row, reader);
         const margin = now() + input.minValidityMinutes * 60_000;
@@ -141,7 +141,7 @@ export function createTokenAccess(deps: TokenAccessDependencies) {
           const { code, error: sentence } = failureFor(error, "getAccessToken", logger);
           return afterRefresh(row, row, { success: false, channelId: row.id, code, error: sentence }, reader);
         }
-        return afterRefresh(row, await store.channels.find(row.tenantId, row.id), outcome, reader);
+        return afterRefresh(row, await store.channelTokens.find(row.tenantId, row.id), outcome, reader);
       },
     ),
   };

@@ -7,6 +7,7 @@ import type { ApiKeyRecord, Store } from "../store";
 import { idSchema } from "../validation";
 import { hashApiKey, secretsEqual } from "./api-keys";
 import { ApiKeyUsage } from "./api-key-usage";
+import type { PrincipalCache } from "./principal-cache";
 import { API_SCOPES, DEFAULT_API_SCOPES, type ApiPrincipal, type ApiScope } from "./scopes";
 
 /** Every REST API key starts with this: told apart at a glance (and by secret scanners) from a dashboard key (`rk_`). */
@@ -64,9 +65,17 @@ function toView(row: ApiKeyRecord): ApiKeyView {
  * checked on every REST request by `authenticate`. Keys are stored as SHA-256 only (see api-keys.ts on why a fast
  * hash suits a 256-bit key).
  */
-export function createApiKeyOperations(deps: { store: Store; logger: Logger; touchIntervalMs?: number }) {
+export function createApiKeyOperations(deps: { store: Store; logger: Logger; touchIntervalMs?: number; cache?: PrincipalCache }) {
   const { store, logger } = deps;
   const usage = new ApiKeyUsage((ids) => store.apiKeys.touch(ids), logger, deps.touchIntervalMs);
+
+  async function lookUp(hash: string): Promise<ApiPrincipal | null> {
+    // Found through an index on the hash: its timing tells only about hashes, which a caller cannot steer towards
+    // a stored one. The stored hash is still compared in constant time, as every secret here is.
+    const row = await store.apiKeys.findActiveByHash(hash);
+    if (!row || !secretsEqual(row.keyHash, hash)) return null;
+    return { keyId: row.id, name: row.name, tenantId: row.tenantId, scopes: row.scopes.filter(known) };
+  }
 
   return {
     /** Makes a key; the key is in this answer only. A tenant that does not exist yet is fine (a PUT creates it). */
@@ -95,23 +104,26 @@ export function createApiKeyOperations(deps: { store: Store; logger: Logger; tou
       const revoked = await store.apiKeys.revoke(input.id, input.tenantId === undefined ? {} : { tenantId: input.tenantId });
       if (!revoked) return failure("NOT_FOUND", "No such API key, or it is already revoked.");
       logger.info({ keyId: input.id }, "REST API key revoked");
+      // Web processes that remember the key forget it now; one that misses this empties its cache on reconnecting.
+      await deps.cache?.announceRevocation(input.id).catch((error: Error) => {
+        logger.warn({ keyId: input.id, err: error.message }, "could not announce the revocation: web processes refuse the key within 30 s");
+      });
       return { success: true as const, revoked: true as const };
     }),
 
     /**
      * Who holds `key`, or null (unknown, malformed or revoked). The REST API's hot path: text that is not shaped like
-     * a key costs no query; a key costs one indexed, prepared SELECT and nothing else (its use is recorded in memory
-     * and written later, see ApiKeyUsage). Rejects only when the database cannot be reached.
+     * a key costs no query; a key the cache remembers costs none either (see PrincipalCache on revocation); any other
+     * one indexed, prepared SELECT. Its use is recorded in memory and written later (ApiKeyUsage). Rejects only when
+     * the database cannot be reached.
      */
     async authenticate(key: string): Promise<ApiPrincipal | null> {
       if (typeof key !== "string" || !REST_API_KEY_SHAPE.test(key)) return null;
       const hash = hashApiKey(key);
-      // Found through an index on the hash: its timing tells only about hashes, which a caller cannot steer towards
-      // a stored one. The stored hash is still compared in constant time, as every secret here is.
-      const row = await store.apiKeys.findActiveByHash(hash);
-      if (!row || !secretsEqual(row.keyHash, hash)) return null;
-      usage.record(row.id);
-      return { keyId: row.id, name: row.name, tenantId: row.tenantId, scopes: row.scopes.filter(known) };
+      const remembered = deps.cache?.get(hash);
+      const principal = remembered ?? (await (deps.cache ? deps.cache.load(hash, () => lookUp(hash)) : lookUp(hash)));
+      if (principal) usage.record(principal.keyId);
+      return principal;
     },
 
     /** Writes the pending `last_used_at` updates now. */

@@ -1,4 +1,5 @@
 import { ApiKeyRepository } from "./api-keys";
+import { ChannelTokenQuery } from "./channel-tokens";
 import { ChannelRepository, ExpiryQueries } from "./channels";
 import { connect, runMigrations, type Connection, type DatabaseOptions } from "./database";
 import { EventRepository } from "./events";
@@ -10,6 +11,7 @@ import { TokenReadRepository } from "./token-reads";
 export type { ChannelRow, RefreshEventRow, RefreshScheduleRow } from "./schema";
 export type { ChannelWrite, RefreshWrite, FailureWrite, RefreshEvent, ExpiringChannelRow } from "./channels";
 export type { DatabaseOptions } from "./database";
+export type { ChannelTokenRow } from "./channel-tokens";
 export type { TenantSummary } from "./tenants";
 export type { TokenReadCount, TokenReadQuery } from "./token-reads";
 export type { ApiKeyRecord, ApiKeyWrite } from "./api-keys";
@@ -29,6 +31,8 @@ export interface Store {
   apiKeys: ApiKeyRepository;
   /** The audit of token reads, counted per reader, channel and minute. */
   tokenReads: TokenReadRepository;
+  /** The narrow read behind every token handed out. */
+  channelTokens: ChannelTokenQuery;
   close(): Promise<void>;
 }
 
@@ -49,6 +53,7 @@ export async function openStore(options: DatabaseOptions & { migrate?: boolean }
     listing: new ChannelListing(connection.pool),
     events: new EventRepository(connection.db),
     schedules: new ScheduleRepository(connection.db),
+    channelTokens: new ChannelTokenQuery(connection.db),
     tokenReads: new TokenReadRepository(connection.pool),
     apiKeys: new ApiKeyRepository(connection.db),
     close: () => connection.close(),
