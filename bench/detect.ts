@@ -172,7 +172,6 @@ async function main(): Promise<void> {
     redisUrl,
     keyPrefix: "bench:",
     logger: createLogger({ level: "silent" }),
-    env: {},
   });
   try {
     const detect = async (tenant: string) => {

@@ -259,7 +259,7 @@ export const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 /** A Refresca on a benchmark's own schema and key prefix, silent, configured by nothing from the environment. */
 export function openBenchRefresca(target: { databaseUrl: string; redisUrl: string; schema: string; keyPrefix: string }) {
-  return createRefresca({ ...target, encryptionKeys: BENCH_ENCRYPTION_KEYS, logger: createLogger({ level: "silent" }), env: {} });
+  return createRefresca({ ...target, encryptionKeys: BENCH_ENCRYPTION_KEYS, logger: createLogger({ level: "silent" }) });
 }
 
 /** Drops a benchmark's schema and Redis keys, unless it was asked to keep them. */

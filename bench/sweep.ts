@@ -124,7 +124,6 @@ async function main(): Promise<void> {
       `encrypted and inserted in ${duration(performance.now() - seedStarted)}.`);
 
     // 2. One worker, with refresh jobs held back (a paused queue still takes them) so the sweep runs alone.
-    await redis.set(queue.names.sentinel, new Date().toISOString()); // Redis has not lost data: no rebuild at start
     await queue.refresh.pause();
     worker = startWorkerProcess(
       { databaseUrl, redisUrl, schema, keyPrefix, encryptionKeys: BENCH_ENCRYPTION_KEYS, simulatorUrl: simulator.url, concurrency, logLevel },

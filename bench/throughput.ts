@@ -142,8 +142,6 @@ async function main(): Promise<void> {
       );
       await pool.query("truncate refresh_events");
       await deleteKeys(redis, keyPrefix);
-      // Redis keeps its data in this benchmark: a worker must not re-queue every channel's expiry-driven job at start.
-      await redis.set(queue.names.sentinel, new Date().toISOString());
       const { rows: due } = await pool.query<{ tenantId: string; id: string; expiresAt: Date }>(
         `select tenant_id as "tenantId", id, expires_at as "expiresAt" from channels order by tenant_id, id`,
       );

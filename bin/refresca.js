@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 // Runs the command line compiled to dist/cli.js, on plain Node: a TypeScript loader would cost every process ~31 MB
-// and its start-up time. Builds it first when it is missing or older than the sources; where it cannot be built (a
-// read-only install), runs the sources through tsx instead.
+// and its start-up time. The npm package ships dist/ built and runs it as it is. In a checkout (the sources are
+// here), it is built first when missing or older than the sources; where it cannot be built (a read-only folder),
+// the sources run through tsx, a development dependency.
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { cliBuildIsFresh } from "../scripts/build-cli.mjs";
+
+const checkout = existsSync(fileURLToPath(new URL("../src/cli.ts", import.meta.url)));
 
 function buildCli() {
   process.stderr.write("Building the CLI (dist/)…\n");
@@ -20,10 +23,19 @@ function buildCli() {
   return false;
 }
 
-if (cliBuildIsFresh() || buildCli()) {
+if (!checkout) {
+  if (!existsSync(fileURLToPath(new URL("../dist/cli.js", import.meta.url)))) {
+    process.stderr.write("This copy of refresca has no dist/cli.js: reinstall the package (npm install refresca).\n");
+    process.exit(1);
+  }
   await import("../dist/cli.js");
 } else {
-  const { register } = await import("tsx/esm/api");
-  register();
-  await import("../src/cli.ts");
+  const { cliBuildIsFresh } = await import("../scripts/build-cli.mjs");
+  if (cliBuildIsFresh() || buildCli()) {
+    await import("../dist/cli.js");
+  } else {
+    const { register } = await import("tsx/esm/api");
+    register();
+    await import("../src/cli.ts");
+  }
 }

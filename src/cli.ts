@@ -7,18 +7,21 @@ import { ConfigError, loadConfig, resolveSessionSecret } from "./config";
 import { API_SCOPES, type ApiScope } from "./core/access/scopes";
 import { generateKeySpec } from "./core/crypto";
 import { rotateKeys } from "./core/keys";
+import { rotateWebhookSecrets } from "./core/webhooks/rotate";
 import { createLogger } from "./core/logger";
 import pino from "pino";
-import { createRefresca, type Refresca, type RefrescaOptions } from "./refresca";
+import { createRefrescaFromConfig, createRefrescaFromEnv, type RefrescaFromEnvOptions } from "./from-env";
+import type { Refresca } from "./refresca";
 import { DemoError, runDemo } from "./demo/web-demo";
-import { ensureWebBuild, webBuildIsStale } from "./launcher/build-web";
+import { ensureWebBuild, webAppIsHere, webBuildIsStale } from "./launcher/build-web";
 import { startWebProcess, type WebProcess } from "./launcher/web-process";
 import { startSimulator } from "./simulator";
 import { closeWebRuntime } from "./web/runtime";
 import { serveWeb } from "./web/serve";
 import { createRefrescaApi } from "./api";
 
-// The CLI is an entry point: the one place (with the worker) that reads process.env.
+// An entry point: with the web process (src/web/runtime.ts), the only code that reads process.env — through
+// loadConfig and createRefrescaFromEnv; the library itself takes every setting as an option.
 const program = new Command("refresca").description("Keeps the OAuth tokens of social channels alive.");
 
 function integer(name: string, min: number, max: number) {
@@ -36,8 +39,8 @@ function cliLogger() {
   return createLogger({ level: loadConfig().logLevel, destination: pino.destination(2), name: "refresca" });
 }
 
-async function withRefresca<T>(work: (refresca: Refresca) => Promise<T>, options: RefrescaOptions = {}): Promise<T> {
-  const refresca = await createRefresca({ logger: cliLogger(), ...options });
+async function withRefresca<T>(work: (refresca: Refresca) => Promise<T>, options: RefrescaFromEnvOptions = {}): Promise<T> {
+  const refresca = await createRefrescaFromEnv({ logger: cliLogger(), ...options });
   try {
     return await work(refresca);
   } finally {
@@ -138,6 +141,31 @@ program
   );
 
 program
+  .command("doctor")
+  .option("--limit <n>", "channels named at most", integer("--limit", 1, 10_000), 50)
+  .description("Check that every active channel whose token expires has its next refresh planned; name those that do not.")
+  .action((options: { limit: number }) =>
+    withRefresca(async (refresca) => {
+      const { store, queue } = refresca.internals;
+      const grace = queue.settings.planGraceMs;
+      const count = await store.plans.countUnplanned(grace);
+      if (count === 0) return console.log("OK: every active channel whose token expires has its next refresh planned.");
+      console.log(`${count} active channel(s) whose token expires have no refresh planned, or one more than ${Math.round(grace / 60_000)} min late:`);
+      console.table(
+        (await store.plans.unplanned(grace, options.limit)).map((row) => ({
+          tenant: row.tenantId,
+          channel: row.id,
+          platform: row.type,
+          expiresAt: row.expiresAt.toISOString(),
+          plannedFor: row.nextRefreshAt?.toISOString() ?? "nothing",
+        })),
+      );
+      console.log("A late plan means no worker queues refreshes (is one running?); no plan at all is a bug worth reporting.");
+      process.exitCode = 1;
+    }),
+  );
+
+program
   .command("simulate")
   .description("Run the platform simulator (Meta Graph, Instagram, TikTok v2) on a local port.")
   .option("--port <n>", "port", integer("--port", 0, 65535), 4010)
@@ -177,6 +205,7 @@ program
     "Run everything on this machine: embedded PostgreSQL, Redis, the platform simulator, a seeded tenant, a worker and the dashboard.",
   )
   .action(async () => {
+    requireWebApp("demo");
     const config = loadConfig();
     // Quiet unless asked: the demo prints its own progress, and the dashboard shows what the worker does.
     const logger = createLogger({ level: process.env.LOG_LEVEL ? config.logLevel : "error", destination: pino.destination(2), name: "refresca" });
@@ -197,11 +226,12 @@ const UNBOUNDED_HEAP_MB = 1024;
  * REFRESCA_SHUTDOWN_TIMEOUT_MS, close connections, stop the embedded PostgreSQL if this process started it.
  */
 async function runWorker(kind: "worker" | "start") {
+  if (kind === "start") requireWebApp("start");
   const config = loadConfig();
   const logger = cliLogger();
   // `start` serves the dashboard too: refuse now, with the reason, rather than from a web process later.
   if (kind === "start") await resolveSessionSecret(config, (message) => logger.info(message));
-  const refresca = await createRefresca({ logger });
+  const refresca = await createRefrescaFromConfig(config, { logger });
   // Starting the embedded server installs a signal hook that exits as soon as the server is stopped; this process
   // shuts down in its own order instead (jobs first, database last).
   dropLibrarySignalHooks();
@@ -223,8 +253,8 @@ async function runWorker(kind: "worker" | "start") {
     logger.info({ port: config.web.port, host: config.web.host }, "dashboard and server actions served");
   }
   const metricsServer =
-    config.worker.metricsPort !== undefined ? await refresca.metrics.serve(config.worker.metricsPort) : undefined;
-  if (metricsServer) logger.info({ port: config.worker.metricsPort }, "metrics served on /metrics");
+    config.worker.metricsPort !== undefined ? await refresca.metrics.serve(config.worker.metricsPort, config.worker.metricsHost) : undefined;
+  if (metricsServer) logger.info({ port: config.worker.metricsPort, host: config.worker.metricsHost }, "metrics served on /metrics");
   logger.info({ kind, database: config.databaseUrl ? "DATABASE_URL" : `embedded in ${config.dataDir}` }, "Refresca is running");
   const heapLimitMb = Math.round(getHeapStatistics().heap_size_limit / 1024 ** 2);
   if (heapLimitMb > UNBOUNDED_HEAP_MB) {
@@ -261,12 +291,13 @@ program
   .command("web")
   .description("Serve the web app (dashboard and server actions) on PORT; run `npm run build` first. Any number may run.")
   .action(async () => {
+    requireWebApp("web");
     const config = loadConfig();
     const logger = cliLogger();
     await resolveSessionSecret(config, (message) => logger.info(message));
     if (await webBuildIsStale()) logger.warn("the web app's build (.next) is missing or older than the sources: run `npm run build`");
     // Migrates (the app's bundle cannot), and owns the embedded PostgreSQL when none is running.
-    const refresca = await createRefresca({ logger });
+    const refresca = await createRefrescaFromConfig(config, { logger });
     dropLibrarySignalHooks();
     const server = await serveWeb({
       port: config.web.port,
@@ -366,6 +397,82 @@ apiKeys
     }),
   );
 
+const webhooks = program.command("webhooks").description("Webhook endpoints: where Refresca tells a product that a channel needs a person.");
+webhooks
+  .command("add")
+  .requiredOption("--tenant <id>", "tenant id")
+  .requiredOption("--url <url>", "the receiver (https, public address)")
+  .option("--events <list>", "comma-separated event types (default: every type but channel.refreshed)")
+  .description("Add a webhook endpoint and print its signing secret, once (only its encryption is stored).")
+  .action((options: { tenant: string; url: string; events?: string }) =>
+    withRefresca(async (refresca) => {
+      // Typed as event types but not checked here: the operation names an unknown one.
+      const events = options.events?.split(",").map((event) => event.trim()).filter(Boolean) as never[] | undefined;
+      const answer = await refresca.webhooks.add({ tenantId: options.tenant, url: options.url, ...(events !== undefined && { events }) });
+      if (!answer.success) throw new CliError(`${answer.error} (${answer.code})`);
+      const { endpoint } = answer;
+      console.error(
+        `Added webhook endpoint ${endpoint.id} for tenant "${endpoint.tenantId}" (events: ${endpoint.events.length > 0 ? endpoint.events.join(", ") : "all but channel.refreshed"}). ` +
+          "Its signing secret is below: it is shown only this once.",
+      );
+      console.log(answer.secret);
+    }),
+  );
+
+webhooks
+  .command("list")
+  .requiredOption("--tenant <id>", "tenant id")
+  .option("--json", "print JSON")
+  .description("List a tenant's webhook endpoints (never their secrets).")
+  .action((options: { tenant: string; json?: boolean }) =>
+    withRefresca(async (refresca) => {
+      const answer = await refresca.webhooks.list({ tenantId: options.tenant });
+      if (!answer.success) throw new CliError(`${answer.error} (${answer.code})`);
+      if (options.json) return console.log(JSON.stringify(answer.endpoints, null, 2));
+      if (answer.endpoints.length === 0) return console.log(`Tenant ${options.tenant} has no webhook endpoints.`);
+      console.table(
+        answer.endpoints.map((endpoint) => ({
+          id: endpoint.id,
+          url: endpoint.url,
+          events: endpoint.events.join(",") || "all",
+          enabled: endpoint.enabled ? "yes" : `no${endpoint.disabledReason ? ` (${endpoint.disabledReason})` : ""}`,
+          failingSince: endpoint.failingSince ?? "",
+        })),
+      );
+    }),
+  );
+
+/** The tenant of an endpoint named by id alone (the command line is trusted with every tenant). */
+async function endpointRef(refresca: Refresca, endpointId: string) {
+  const row = await refresca.internals.store.webhooks.getEndpoint(endpointId);
+  if (!row) throw new CliError(`No webhook endpoint ${endpointId}.`);
+  return { tenantId: row.tenantId, endpointId };
+}
+
+webhooks
+  .command("remove")
+  .argument("<id>", "the endpoint's id (we_…), as `webhooks list` shows it")
+  .description("Remove a webhook endpoint and its delivery log.")
+  .action((id: string) =>
+    withRefresca(async (refresca) => {
+      const answer = await refresca.webhooks.remove(await endpointRef(refresca, id));
+      if (!answer.success) throw new CliError(`${answer.error} (${answer.code})`);
+      console.log(`Removed webhook endpoint ${id}.`);
+    }),
+  );
+
+webhooks
+  .command("test")
+  .argument("<id>", "the endpoint's id (we_…)")
+  .description("Send a webhook.test event to the endpoint (a running worker delivers it).")
+  .action((id: string) =>
+    withRefresca(async (refresca) => {
+      const answer = await refresca.webhooks.test(await endpointRef(refresca, id));
+      if (!answer.success) throw new CliError(`${answer.error} (${answer.code})`);
+      console.log(`Queued test event ${answer.eventId} (delivery ${answer.deliveryId}); a running worker sends it within seconds.`);
+    }),
+  );
+
 const keys = program.command("keys").description("Encryption keys.");
 keys
   .command("generate")
@@ -389,6 +496,22 @@ keys
         },
       );
       process.stderr.write("\n");
+      const hooks = await rotateWebhookSecrets(store.webhooks, keyRing, options.batch);
+      if (hooks.reencrypted > 0) console.error(`Re-encrypted ${hooks.reencrypted} webhook signing secret(s).`);
+      if (hooks.unreadable.length > 0) {
+        throw new CliError(
+          `${hooks.unreadable.length} webhook endpoint(s) have a signing secret no configured key can decrypt: ${hooks.unreadable.join(", ")}. ` +
+            "Add the key they use to REFRESCA_ENCRYPTION_KEYS and run the command again, or remove and add those endpoints.",
+        );
+      }
+      if (result.skipped > 0) {
+        const listed = result.unreadable.map((u) => `  tenant ${u.tenantId} channel ${u.channelId} (${u.source}, key "${u.keyId}": ${u.reason})`);
+        const more = result.skipped > listed.length ? [`  … and ${result.skipped - listed.length} more`] : [];
+        throw new CliError(
+          [`Re-encrypted ${result.reencrypted} channel(s); ${result.skipped} channel(s) could not be decrypted with the configured keys and were left as they are:`, ...listed, ...more,
+            "Add the key they use to REFRESCA_ENCRYPTION_KEYS and run the command again, or reconnect those channels."].join("\n"),
+        );
+      }
       if (result.remaining > 0) {
         throw new CliError(`${result.remaining} channel(s) still use another key (they kept changing): run the command again.`);
       }
@@ -399,6 +522,20 @@ keys
       );
     }),
   );
+
+/**
+ * The dashboard is a Next.js app built from this repository's sources (src/app); the npm package ships the library,
+ * the client, the Next.js drop-in and this command line, not that app.
+ */
+function requireWebApp(command: string): void {
+  if (webAppIsHere()) return;
+  throw new CliError(
+    `\`refresca ${command}\` serves Refresca's own dashboard, which is not part of the npm package: run it from a clone ` +
+      "of the repository (npm run demo, npm start). From this install you can run `refresca worker`, `migrate`, " +
+      "`channels`, `tenants`, `api-keys`, `audit`, `keys` and `simulate`, use the library (\"refresca\"), the REST client " +
+      "(\"refresca/client\") and the server actions in your own Next.js app (\"refresca/next\").",
+  );
+}
 
 /** An expected failure: its message is printed alone, without a stack. */
 class CliError extends Error {

@@ -29,12 +29,20 @@ export interface RefrescaConfig {
   keyPrefix: string;
   /** Job retries and retention (REFRESCA_JOB_ATTEMPTS, REFRESCA_JOB_BACKOFF_MS, REFRESCA_KEEP_COMPLETED, REFRESCA_KEEP_FAILED). */
   queue: { attempts: number; backoffMs: number; keepCompleted: number; keepFailed: number };
-  /** The worker process (REFRESCA_WORKER_CONCURRENCY, REFRESCA_LOCK_DURATION_MS, REFRESCA_SHUTDOWN_TIMEOUT_MS, METRICS_PORT). */
-  worker: { concurrency: number; lockDurationMs: number; shutdownTimeoutMs: number; metricsPort?: number };
+  /**
+   * The worker process (REFRESCA_WORKER_CONCURRENCY, REFRESCA_LOCK_DURATION_MS, REFRESCA_SHUTDOWN_TIMEOUT_MS,
+   * METRICS_PORT, METRICS_HOST — the metrics' address, @defaultValue "127.0.0.1").
+   */
+  worker: { concurrency: number; lockDurationMs: number; shutdownTimeoutMs: number; metricsPort?: number; metricsHost: string };
   /** The web app (dashboard and server actions). */
   web: WebConfig;
   /** The REST API: each key's request rate (REFRESCA_API_RATE_LIMIT). */
   api: { rateLimit: ApiRateLimit };
+  /**
+   * Webhooks (REFRESCA_WEBHOOKS_ALLOW_PRIVATE, REFRESCA_WEBHOOKS_RETRY_BASE_MS, REFRESCA_WEBHOOKS_FAILING_AFTER_MINUTES):
+   * @defaultValue private addresses refused, first retry after 30 s, refresh_failing after 30 minutes
+   */
+  webhooks: { allowPrivate: boolean; retryBaseMs: number; failingAfterMs: number };
 }
 
 /** The web process: where it listens, how sessions are signed, who may sign in as admin. */
@@ -126,6 +134,7 @@ const schema = z
     REFRESCA_LOCK_DURATION_MS: wholeNumber("REFRESCA_LOCK_DURATION_MS", 1000, 600_000).default(30_000),
     REFRESCA_SHUTDOWN_TIMEOUT_MS: wholeNumber("REFRESCA_SHUTDOWN_TIMEOUT_MS", 0, 600_000).default(25_000),
     METRICS_PORT: wholeNumber("METRICS_PORT", 0, 65_535).optional(),
+    METRICS_HOST: text.regex(/^[A-Za-z0-9.:-]+$/, { error: "METRICS_HOST must be a host name or an IP address, e.g. 127.0.0.1 or 0.0.0.0" }).default("127.0.0.1"),
     REFRESCA_SESSION_SECRET: text.min(32, { error: "REFRESCA_SESSION_SECRET must be at least 32 characters (e.g. openssl rand -base64 32)" }).optional(),
     REFRESCA_ADMIN_KEY: text.min(32, { error: "REFRESCA_ADMIN_KEY must be at least 32 characters (e.g. openssl rand -base64 32)" }).optional(),
     PORT: wholeNumber("PORT", 1, 65_535).default(3000),
@@ -138,6 +147,12 @@ const schema = z
       .regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "REFRESCA_DB_SCHEMA must be lowercase letters, digits and _ (at most 63)" })
       .default("refresca"),
     REFRESCA_API_RATE_LIMIT: rateLimit.default(() => ({ ...DEFAULT_API_RATE_LIMIT })),
+    REFRESCA_WEBHOOKS_ALLOW_PRIVATE: z
+      .enum(["true", "false", "1", "0"], { error: "REFRESCA_WEBHOOKS_ALLOW_PRIVATE must be true or false" })
+      .transform((value) => value === "true" || value === "1")
+      .default(false),
+    REFRESCA_WEBHOOKS_RETRY_BASE_MS: wholeNumber("REFRESCA_WEBHOOKS_RETRY_BASE_MS", 10, 3_600_000).default(30_000),
+    REFRESCA_WEBHOOKS_FAILING_AFTER_MINUTES: wholeNumber("REFRESCA_WEBHOOKS_FAILING_AFTER_MINUTES", 1, 10_080).default(30),
     REFRESCA_KEY_PREFIX: text
       .regex(/^[A-Za-z0-9_.-]{1,64}:$/, { error: "REFRESCA_KEY_PREFIX must be letters, digits, _ . - ending with a colon, e.g. refresca:" })
       .default("refresca:"),
@@ -218,6 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RefrescaConfig
       lockDurationMs: e.REFRESCA_LOCK_DURATION_MS,
       shutdownTimeoutMs: e.REFRESCA_SHUTDOWN_TIMEOUT_MS,
       ...(e.METRICS_PORT !== undefined && { metricsPort: e.METRICS_PORT }),
+      metricsHost: e.METRICS_HOST,
     },
     web: {
       port: e.PORT,
@@ -227,6 +243,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RefrescaConfig
       ...(e.REFRESCA_ADMIN_KEY !== undefined && { adminKey: e.REFRESCA_ADMIN_KEY }),
     },
     api: { rateLimit: e.REFRESCA_API_RATE_LIMIT },
+    webhooks: {
+      allowPrivate: e.REFRESCA_WEBHOOKS_ALLOW_PRIVATE,
+      retryBaseMs: e.REFRESCA_WEBHOOKS_RETRY_BASE_MS,
+      failingAfterMs: e.REFRESCA_WEBHOOKS_FAILING_AFTER_MINUTES * 60_000,
+    },
   };
   if (e.DATABASE_URL) config.databaseUrl = e.DATABASE_URL;
   if (e.REFRESCA_ENCRYPTION_KEYS) config.encryptionKeys = e.REFRESCA_ENCRYPTION_KEYS;

@@ -1,4 +1,6 @@
-export { createRefresca, type Refresca, type RefrescaOptions } from "./refresca";
+export { createRefresca, DEFAULT_REDIS_URL, type Refresca, type RefrescaOptions } from "./refresca";
+export { createRefrescaFromEnv, type RefrescaFromEnvOptions } from "./from-env";
+export { ConfigError } from "./config";
 export type { RefreshResult, TokenExpirationInfo, TokenSet, Credentials, Platform, ChannelStatus } from "./core/types";
 export { PLATFORMS } from "./core/types";
 export { RefreshError, ERROR_MESSAGES, type ErrorCode, type Failure } from "./core/errors";
@@ -6,3 +8,4 @@ export type { ChannelView } from "./core/channels";
 export type { ChannelInput } from "./core/validation";
 export type { AccessTokenAnswer, TokenReader } from "./core/token-access";
 export type { TokenReadView } from "./core/audit/operations";
+export { WEBHOOK_EVENT_TYPES, DEFAULT_WEBHOOK_SETTINGS, type WebhookEventType, type WebhookSettings, type WebhookEndpointView, type WebhookDeliveryView } from "./core/webhooks";

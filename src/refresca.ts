@@ -1,8 +1,7 @@
 import { Redis } from "ioredis";
-import { loadConfig, resolveEncryptionKeys } from "./config";
 import { createApiKeyOperations } from "./core/access/api-key-operations";
+import { ApiRateLimiter, DEFAULT_API_RATE_LIMIT, type ApiRateLimit } from "./core/access/rate-limit";
 import { PrincipalCache } from "./core/access/principal-cache";
-import { ApiRateLimiter, type ApiRateLimit } from "./core/access/rate-limit";
 import { createTenantOperations } from "./core/access/tenants";
 import { createAuditOperations } from "./core/audit/operations";
 import { DEFAULT_TOKEN_READ_AUDIT_OPTIONS, TokenReadAudit, type TokenReadAuditOptions } from "./core/audit/token-read-audit";
@@ -16,116 +15,136 @@ import { createTokenAccess } from "./core/token-access";
 import { createProviders, DEFAULT_ENDPOINTS } from "./core/providers";
 import type { AppCredentials, PlatformEndpoints } from "./core/providers/types";
 import { ChannelRefresher } from "./core/refresh";
+import { DEFAULT_MANUAL_REFRESH_LIMIT, TenantRefreshBudget, type ManualRefreshLimit } from "./core/refresh-budget";
 import { openStore, type Store } from "./core/store";
-import { ensureEmbeddedPostgres } from "./core/store/embedded";
 import { Metrics } from "./core/metrics";
 import { RefreshQueue } from "./core/queue/queue";
 import { createQueueOperations } from "./core/queue/operations";
 import { DEFAULT_QUEUE_SETTINGS, type QueueSettings } from "./core/queue/settings";
 import { DEFAULT_WORKER_OPTIONS, RefreshWorker, type WorkerOptions } from "./core/queue/worker";
+import { PlanScheduler } from "./core/queue/scheduler";
+import { createWebhookOperations, DEFAULT_WEBHOOK_SETTINGS, WebhookRunner, type WebhookSettings } from "./core/webhooks";
 
+/** Where Redis is when `redisUrl` is not given. */
+export const DEFAULT_REDIS_URL = "redis://localhost:6379";
+
+/**
+ * Everything a Refresca needs, as values: the library reads no environment variable, key file or data folder of its
+ * own. `createRefrescaFromEnv()` (src/from-env.ts) builds these from the environment, as the command line does.
+ */
 export interface RefrescaOptions {
-  /** `postgres://…`. Unset: an embedded PostgreSQL kept in `dataDir`. @defaultValue env DATABASE_URL */
-  databaseUrl?: string;
-  /** Where the embedded PostgreSQL and the local key file live. @defaultValue env REFRESCA_DATA_DIR or "./data" */
-  dataDir?: string;
+  /** `postgres://…` of the database holding Refresca's tables (required: the library starts no server). */
+  databaseUrl: string;
+  /** `kid:base64-of-32-bytes` entries, comma-separated; the first encrypts, every one decrypts (required). */
+  encryptionKeys: string;
   /** PostgreSQL schema holding Refresca's tables. @defaultValue "refresca" */
   schema?: string;
-  /** @defaultValue env REDIS_URL or "redis://localhost:6379" */
+  /** @defaultValue "redis://localhost:6379" ({@link DEFAULT_REDIS_URL}) */
   redisUrl?: string;
   /** Prefix of every Redis key Refresca writes (locks, queues). @defaultValue "refresca:" */
   keyPrefix?: string;
-  /** `kid:base64` entries, comma-separated; the first encrypts. @defaultValue env REFRESCA_ENCRYPTION_KEYS */
-  encryptionKeys?: string;
-  /** App credentials per platform. @defaultValue from META_APP_ID, META_APP_SECRET, TIKTOK_CLIENT_KEY, … */
+  /** App credentials per platform; a platform without them answers MISSING_APP_CREDENTIALS. @defaultValue none */
   apps?: AppCredentials;
-  /** Platform base URLs (point them at the simulator in tests). @defaultValue the platforms' real APIs */
+  /** Platform base URLs (point them at the simulator in tests). @defaultValue the platforms' real APIs (DEFAULT_ENDPOINTS) */
   endpoints?: Partial<PlatformEndpoints>;
   /** Deadline of one platform call. @defaultValue 10000 */
   platformTimeoutMs?: number;
   /** How many channels one batch refresh works on at once. @defaultValue 3 */
   batchConcurrency?: number;
-  /** @defaultValue a pino logger at env LOG_LEVEL or "info" */
+  /** @defaultValue a pino logger at level "info" on stdout, secrets redacted */
   logger?: Logger;
   /** Injected HTTP client for platform calls. @defaultValue Node's http/https clients over keep-alive connections */
   fetch?: typeof fetch;
   /**
    * PostgreSQL connections this process may open (each worker process has its own pool: keep processes × pool size
-   * under the server's max_connections). @defaultValue 10, or half of REFRESCA_WORKER_CONCURRENCY when that is more
+   * under the server's max_connections). @defaultValue 10, or half of `worker.concurrency` when that is more
    */
   poolSize?: number;
-  /** Job retries, retention and timing. @defaultValue DEFAULT_QUEUE_SETTINGS, overridden by the REFRESCA_JOB_* variables */
+  /** Job retries, retention and timing. @defaultValue DEFAULT_QUEUE_SETTINGS */
   queue?: Partial<QueueSettings>;
+  /** What `startWorker()` runs with unless it is given other values. @defaultValue DEFAULT_WORKER_OPTIONS */
+  worker?: Partial<WorkerOptions>;
   /**
    * Bring the database schema up to date while connecting. The web app's bundle passes false: the process that
    * starts it (`refresca web`, `start`, `demo`) has migrated already. @defaultValue true
    */
   migrate?: boolean;
-  /** Each REST API key's request rate, shared by all web processes. @defaultValue env REFRESCA_API_RATE_LIMIT or 100/s with bursts of 500 */
+  /** Each REST API key's request rate, shared by all web processes. @defaultValue 100/s with bursts of 500 (DEFAULT_API_RATE_LIMIT) */
   apiRateLimit?: ApiRateLimit;
   /** How the audit of token reads is written (batch interval, memory cap, retention). @defaultValue DEFAULT_TOKEN_READ_AUDIT_OPTIONS */
   tokenReadAudit?: Partial<TokenReadAuditOptions>;
-  /** Where defaults come from. @defaultValue process.env */
-  env?: NodeJS.ProcessEnv;
+  /**
+   * Each tenant's budget of manual refreshes that reach a platform (`refreshChannelToken`, `refreshMultipleChannelTokens`),
+   * shared by all processes; past it they answer RATE_LIMITED with `retryAfterSeconds`. @defaultValue 1/s with bursts of 100
+   */
+  manualRefreshLimit?: ManualRefreshLimit;
+  /**
+   * Webhooks: retries, thresholds, the per-endpoint bound, and whether private addresses may be endpoints (the
+   * workers started by `startWorker()` find the episodes and deliver them). @defaultValue DEFAULT_WEBHOOK_SETTINGS
+   */
+  webhooks?: Partial<WebhookSettings>;
 }
 
 /** A running Refresca: the specification's operations, channel management, and its resources to close. */
 export type Refresca = Awaited<ReturnType<typeof createRefresca>>;
 
-/** Connects to PostgreSQL (starting the embedded one if needed) and Redis, and returns the operations. */
-export async function createRefresca(options: RefrescaOptions = {}) {
-  const config = loadConfig(options.env ?? process.env);
-  const logger = options.logger ?? createLogger({ level: config.logLevel, name: "refresca" });
-  const dataDir = options.dataDir ?? config.dataDir;
-  const databaseUrlOption = options.databaseUrl ?? config.databaseUrl;
-  const log = (msg: string) => logger.info(msg);
-
-  const embedded = databaseUrlOption ? undefined : await ensureEmbeddedPostgres({ dataDir, log });
-  const databaseUrl = databaseUrlOption ?? embedded!.url;
-  const encryptionKeys = await resolveEncryptionKeys(
-    { encryptionKeys: options.encryptionKeys ?? config.encryptionKeys, databaseUrl: databaseUrlOption, dataDir },
-    log,
-  );
+/** Connects to PostgreSQL and Redis with the options given (and nothing else), and returns the operations. */
+export async function createRefresca(options: RefrescaOptions) {
+  // Plain JavaScript callers get no type check: say what is missing, and where the environment-reading helper is.
+  for (const name of ["databaseUrl", "encryptionKeys"] as const) {
+    if (typeof options?.[name] !== "string" || options[name].trim() === "") {
+      throw new TypeError(
+        `createRefresca: options.${name} is required. To take the configuration from the environment ` +
+          "(DATABASE_URL, REFRESCA_ENCRYPTION_KEYS, …), call createRefrescaFromEnv() instead.",
+      );
+    }
+  }
+  const logger = options.logger ?? createLogger({ name: "refresca" });
+  const { databaseUrl, encryptionKeys } = options;
+  const workerDefaults: WorkerOptions = { ...DEFAULT_WORKER_OPTIONS, ...options.worker };
   const keyRing = parseKeyRing(encryptionKeys);
   let store: Store | undefined;
   let redis: Redis | undefined;
   try {
     // A refresh holds a connection only for its three statements, but a busy worker reads their answers late, so at
     // high concurrency 10 connections queue the refreshes (docs/BENCHMARKS.md, Throughput): one per two jobs.
-    const poolSize = options.poolSize ?? Math.max(10, Math.ceil(config.worker.concurrency / 2));
-    store = await openStore({ url: databaseUrl, schema: options.schema ?? config.schema, migrate: options.migrate ?? true, poolSize });
-    redis = new Redis(options.redisUrl ?? config.redisUrl, {
+    const poolSize = options.poolSize ?? Math.max(10, Math.ceil(workerDefaults.concurrency / 2));
+    store = await openStore({ url: databaseUrl, schema: options.schema ?? "refresca", migrate: options.migrate ?? true, poolSize });
+    const redisUrl = options.redisUrl ?? DEFAULT_REDIS_URL;
+    redis = new Redis(redisUrl, {
       // Operations answer QUEUE_UNAVAILABLE quickly instead of hanging while Redis is away.
       maxRetriesPerRequest: 2,
       lazyConnect: false,
     });
     redis.on("error", (error) => logger.debug({ err: error.message }, "redis connection error"));
-    const keyPrefix = options.keyPrefix ?? config.keyPrefix;
-    const platformTimeoutMs = options.platformTimeoutMs ?? config.platformTimeoutMs;
+    const keyPrefix = options.keyPrefix ?? "refresca:";
+    const platformTimeoutMs = options.platformTimeoutMs ?? 10_000;
     const providers = createProviders({
       ...DEFAULT_ENDPOINTS,
-      ...config.endpoints,
-      ...options.endpoints,
-      apps: options.apps ?? config.apps,
+      // An endpoint given as undefined (an unset variable in the caller's code) keeps its default.
+      ...Object.fromEntries(Object.entries(options.endpoints ?? {}).filter(([, url]) => url !== undefined)),
+      apps: options.apps ?? {},
       timeoutMs: platformTimeoutMs,
       ...(options.fetch && { fetch: options.fetch }),
     });
-    const queue = new RefreshQueue(redis, keyPrefix, { ...DEFAULT_QUEUE_SETTINGS, ...config.queue, ...options.queue });
-    const metrics = new Metrics(queue);
+    const queue = new RefreshQueue(redis, keyPrefix, { ...DEFAULT_QUEUE_SETTINGS, ...options.queue });
+    const plans = store.plans;
+    // The health check: channels breaking "an active channel whose token expires always has a planned refresh".
+    const metrics = new Metrics(queue, { unplannedChannels: () => plans.countUnplanned(queue.settings.planGraceMs) });
+    const scheduler = new PlanScheduler({ store, queue, logger });
     const refresher = new ChannelRefresher({
       store,
       redis,
       keyPrefix,
       keyRing,
-      // The lock outlives the platform call's deadline plus the save's retries, so a live owner never loses it.
+      // Renewed while a refresh runs; its lifetime only matters once renewals stop (a paused or partitioned process):
+      // longer than a platform call plus one database step (the pool's connection and statement timeouts).
       lock: new ChannelLock(redis, keyPrefix, platformTimeoutMs + 15_000),
       providerFor: (channel) => providers.forChannel(channel),
       logger,
-      lifecycle: {
-        refreshed: (channel, previousExpiresAt) => queue.scheduleExpiryRefresh(channel, previousExpiresAt),
-        flagged: (channel) => queue.removeChannelJobs(channel.tenantId, channel.id, channel.expiresAt),
-      },
+      settings: queue.settings,
       observeAttempt: metrics.observeAttempt,
+      manualRefreshBudget: new TenantRefreshBudget(redis, keyPrefix, options.manualRefreshLimit ?? DEFAULT_MANUAL_REFRESH_LIMIT),
     });
     const operations = createRefreshOperations({
       store,
@@ -135,12 +154,13 @@ export async function createRefresca(options: RefrescaOptions = {}) {
     });
     const openedStore = store;
     const openedRedis = redis;
-    const redisUrl = options.redisUrl ?? config.redisUrl;
     const workers: RefreshWorker[] = [];
     const tokenReads = new TokenReadAudit(store.tokenReads, logger, { ...DEFAULT_TOKEN_READ_AUDIT_OPTIONS, ...options.tokenReadAudit });
     tokenReads.start();
     const apiKeyCache = new PrincipalCache(redis, `${keyPrefix}api-keys:revoked`, logger);
     const apiKeys = createApiKeyOperations({ store, logger, cache: apiKeyCache });
+    const webhookSettings: WebhookSettings = { ...DEFAULT_WEBHOOK_SETTINGS, ...options.webhooks };
+    const webhookRunner = new WebhookRunner({ repository: store.webhooks, keyRing, logger }, webhookSettings);
     return {
       ...operations,
       ...createQueueOperations({ store, queue, logger }),
@@ -150,35 +170,40 @@ export async function createRefresca(options: RefrescaOptions = {}) {
         store,
         keyRing,
         logger,
-        hooks: {
-          saved: (channel) => queue.scheduleExpiryRefresh(channel),
-          removed: (channel) => queue.removeChannelJobs(channel.tenantId, channel.id, channel.expiresAt),
-        },
+        settings: queue.settings,
+        hooks: { removed: (channel) => queue.removeChannelJobs(channel.tenantId, channel.id) },
       }),
       /** Tenants and their dashboard API keys. */
       tenants: createTenantOperations({ store, logger }),
       /** The REST API's keys: create, list, revoke, and `authenticate(key)` on every request. */
       apiKeys,
       /** The REST API's per-key request limit: `take(keyId)` once per request, after `apiKeys.authenticate`. */
-      rateLimiter: new ApiRateLimiter(redis, keyPrefix, options.apiRateLimit ?? config.api.rateLimit),
+      rateLimiter: new ApiRateLimiter(redis, keyPrefix, options.apiRateLimit ?? DEFAULT_API_RATE_LIMIT),
       /** The dashboard's reads: paged channel list, expiry horizon, recent refresh events. */
       dashboard: createDashboardQueries({ store, logger }),
       metrics,
+      /** Webhook endpoints of a tenant: add (answers the signing secret once), list, get, update, remove, deliveries, test, redeliver. */
+      webhooks: createWebhookOperations({ store, keyRing, logger, settings: webhookSettings }),
       /** Starts processing refresh and sweep jobs in this process; `close()` stops it too. */
       async startWorker(workerOptions: Partial<WorkerOptions> = {}) {
         const worker = new RefreshWorker(
-          { redisUrl, store: openedStore, queue, refresher, logger, metrics },
-          { ...DEFAULT_WORKER_OPTIONS, ...config.worker, ...workerOptions },
+          { redisUrl, store: openedStore, queue, refresher, logger, metrics, scheduler, platformTimeoutMs },
+          { ...workerDefaults, ...workerOptions },
         );
         workers.push(worker);
         await worker.start();
+        // Every worker finds webhook episodes and delivers them (claims in SQL: any number may run).
+        webhookRunner.start();
         return worker;
       },
       /** Internals for the worker, the CLI and tests. */
-      internals: { store, redis, keyRing, refresher, queue, logger, keyPrefix, databaseUrl, tokenReads },
-      /** Stops workers, closes connections, and stops the embedded PostgreSQL if this instance started it. */
+      internals: { store, redis, keyRing, refresher, queue, scheduler, logger, keyPrefix, databaseUrl, tokenReads, webhookRunner },
+      /** Stops workers and closes connections. */
       async close() {
         await Promise.all(workers.map((worker) => worker.close()));
+        await webhookRunner.close();
+        // Refreshes still running (manual ones, token reads) save their answers before the connections close.
+        await refresher.close();
         await tokenReads.close();
         await apiKeys.close();
         await apiKeyCache.close();
@@ -186,13 +211,11 @@ export async function createRefresca(options: RefrescaOptions = {}) {
         await providers.close();
         await openedStore.close();
         openedRedis.disconnect();
-        await embedded?.stop();
       },
     };
   } catch (error) {
     await store?.close();
     redis?.disconnect();
-    await embedded?.stop();
     throw error;
   }
 }

@@ -75,17 +75,28 @@ describe("the OpenAPI document", () => {
     const tenantId = h.tenant();
     const channel = await h.addChannel({ tenantId, platform: "tiktok", expiresInSeconds: 3600 });
     const key = await keyFor();
+    // A webhook endpoint and a delivery for the webhook routes (no worker runs here: nothing is sent).
+    const hook = await h.refresca.webhooks.add({ tenantId, url: "https://hooks.example.com/route-check" });
+    if (!hook.success) throw new Error(hook.error);
+    const delivery = await h.refresca.webhooks.test({ tenantId, endpointId: hook.endpoint.id });
+    if (!delivery.success) throw new Error(delivery.error);
     const bodies: Record<string, unknown> = {
       upsertChannel: { type: "instagram", displayName: "Shop", accessToken: "ig-token-for-the-route-check", expiresAt: null },
       refreshMultipleChannelTokens: { channelIds: [channel.id] },
       scheduleChannelTokenRefresh: { delayMinutes: 30 },
       scheduleRecurringTokenRefresh: { intervalMinutes: 60 },
+      addWebhook: { url: "https://hooks.example.com/another", events: ["channel.needs_reauth"] },
+      updateWebhook: { events: ["channel.needs_reauth", "channel.recovered"] },
     };
     // Order matters only for the two that need the other: the upsert's channel is removed, the schedule cancelled.
     const order = [...API_ROUTES].sort((a, b) => Number(a.method === "delete") - Number(b.method === "delete"));
     for (const route of order) {
       const channelId = route.operationId === "upsertChannel" || route.operationId === "removeChannel" ? "ig_routes" : channel.id;
-      const path = `/api/v1${route.path}`.replace("{tenantId}", tenantId).replace("{channelId}", channelId);
+      const path = `/api/v1${route.path}`
+        .replace("{tenantId}", tenantId)
+        .replace("{channelId}", channelId)
+        .replace("{endpointId}", hook.endpoint.id)
+        .replace("{deliveryId}", delivery.deliveryId);
       const body = bodies[route.operationId];
       const res = await call(path, { method: route.method.toUpperCase(), key, ...(body !== undefined && { body: JSON.stringify(body) }) });
       const answer = await res.json();

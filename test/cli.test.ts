@@ -9,7 +9,7 @@ import { hashApiKey } from "../src/core/access/api-keys";
 import { createLogger } from "../src/core/logger";
 import { openStore } from "../src/core/store";
 import { ensureEmbeddedPostgres } from "../src/core/store/embedded";
-import { createRefresca } from "../src/refresca";
+import { createRefrescaFromEnv } from "../src/from-env";
 import { TEST_REDIS_URL, uniqueName } from "./env";
 import { deleteKeys } from "./support/harness";
 
@@ -174,7 +174,8 @@ describe("refresca audit", () => {
   it("prints the token reads another process recorded, per reader and minute, never the token", async () => {
     // The reading process writes its counts as it closes; the command only reads the table.
     const keyPrefix = `${uniqueName("cli")}:`;
-    const reader = await createRefresca({ dataDir, env: {}, redisUrl: TEST_REDIS_URL, keyPrefix, logger: createLogger({ level: "silent" }) });
+    // The embedded database of the data folder the commands use, whatever this process's environment says.
+    const reader = await createRefrescaFromEnv({ dataDir, redisUrl: TEST_REDIS_URL, keyPrefix, logger: createLogger({ level: "silent" }) }, {});
     const accessToken = "plain-access-audited";
     try {
       const saved = await reader.channels.upsert({

@@ -32,10 +32,23 @@ describe("loadConfig", () => {
       schema: "refresca",
       keyPrefix: "refresca:",
       queue: { attempts: 3, backoffMs: 2000, keepCompleted: 10, keepFailed: 50 },
-      worker: { concurrency: 3, lockDurationMs: 30_000, shutdownTimeoutMs: 25_000 },
+      worker: { concurrency: 3, lockDurationMs: 30_000, shutdownTimeoutMs: 25_000, metricsHost: "127.0.0.1" },
       web: { port: 3000, host: "0.0.0.0", trustProxy: false },
       api: { rateLimit: { perSecond: 100, burst: 500 } },
+      webhooks: { allowPrivate: false, retryBaseMs: 30_000, failingAfterMs: 30 * 60_000 },
     });
+  });
+
+  test("reads the webhook variables and names a bad one", () => {
+    expect(
+      loadConfig({
+        REFRESCA_WEBHOOKS_ALLOW_PRIVATE: "true",
+        REFRESCA_WEBHOOKS_RETRY_BASE_MS: "500",
+        REFRESCA_WEBHOOKS_FAILING_AFTER_MINUTES: "5",
+      }).webhooks,
+    ).toEqual({ allowPrivate: true, retryBaseMs: 500, failingAfterMs: 300_000 });
+    expect(() => loadConfig({ REFRESCA_WEBHOOKS_ALLOW_PRIVATE: "yes" })).toThrow(/REFRESCA_WEBHOOKS_ALLOW_PRIVATE/);
+    expect(() => loadConfig({ REFRESCA_WEBHOOKS_FAILING_AFTER_MINUTES: "0" })).toThrow(/REFRESCA_WEBHOOKS_FAILING_AFTER_MINUTES/);
   });
 
   test("reads every variable, resolves the data folder and trims trailing slashes of base URLs", () => {
@@ -94,6 +107,9 @@ describe("loadConfig", () => {
     ["PORT", "http", /PORT must be a whole number/],
     ["PORT", "70000", /PORT must be at most 65535/],
     ["HOST", "a host/with slash", /HOST must be a host name or an IP address/],
+    ["METRICS_PORT", "9x", /METRICS_PORT must be a whole number/],
+    ["METRICS_PORT", "65536", /METRICS_PORT must be at most 65535/],
+    ["METRICS_HOST", "http://0.0.0.0/", /METRICS_HOST must be a host name or an IP address/],
     ["REFRESCA_TRUST_PROXY", "maybe", /REFRESCA_TRUST_PROXY must be true or false/],
     ["REFRESCA_API_RATE_LIMIT", "fast", /REFRESCA_API_RATE_LIMIT must look like 100\/s,500/],
     ["REFRESCA_API_RATE_LIMIT", "250", /REFRESCA_API_RATE_LIMIT must look like 100\/s,500/],
@@ -184,6 +200,16 @@ describe("resolveEncryptionKeys", () => {
     await expect(attempt).rejects.toThrow(/REFRESCA_ENCRYPTION_KEYS is required when DATABASE_URL is set/);
     await expect(attempt).rejects.toThrow(/npx refresca keys generate/);
     await expect(attempt).rejects.toThrow(/randomBytes\(32\)/);
+  });
+});
+
+describe("the metrics variables", () => {
+  test("METRICS_PORT is off by default; METRICS_HOST defaults to the loopback address and can be changed", () => {
+    expect(loadConfig({}).worker).not.toHaveProperty("metricsPort");
+    expect(loadConfig({ METRICS_PORT: "9464" }).worker).toMatchObject({ metricsPort: 9464, metricsHost: "127.0.0.1" });
+    expect(loadConfig({ METRICS_PORT: "9464", METRICS_HOST: "0.0.0.0" }).worker).toMatchObject({ metricsPort: 9464, metricsHost: "0.0.0.0" });
+    expect(loadConfig({ METRICS_HOST: "::" }).worker.metricsHost).toBe("::");
+    expect(loadConfig({ METRICS_HOST: " " }).worker.metricsHost).toBe("127.0.0.1");
   });
 });
 

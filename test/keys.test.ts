@@ -1,9 +1,13 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseKeyRing } from "../src/core/crypto";
 import { rotateKeys } from "../src/core/keys";
 import { createLogger } from "../src/core/logger";
 import { createRefresca, type Refresca } from "../src/refresca";
 import { startHarness, TEST_KEYS, type Harness } from "./support/harness";
+import { workerEnv } from "./support/processes";
 
 const NEW_KEY = `k2:${randomBytes(32).toString("base64")}`;
 let h: Harness;
@@ -73,3 +77,56 @@ describe("refresca keys rotate", () => {
     expect(again).toMatchObject({ reencrypted: 0, remaining: 0 });
   });
 });
+
+describe("refresca keys rotate with a credential that cannot be decrypted", () => {
+  it("skips and names each unreadable channel, re-encrypts the rest, and the command exits non-zero with the list", async () => {
+    const tenantId = h.tenant();
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await h.addChannel({ tenantId, platform: "tiktok" })).id);
+    const [garbled, foreign] = [ids[1]!, ids[4]!];
+    // One envelope damaged in the database, one made with a key no process was given.
+    const unknownRing = parseKeyRing(`lost:${randomBytes(32).toString("base64")}`);
+    await h.sql("update channels set credentials = 'v1.test1.AAAA.not-an-envelope' where tenant_id = $1 and id = $2", [tenantId, garbled]);
+    await h.sql("update channels set credentials = $3, key_id = 'lost' where tenant_id = $1 and id = $2", [
+      tenantId,
+      foreign,
+      unknownRing.encrypt({ accessToken: "a", refreshToken: "r" }, { tenantId, channelId: foreign }),
+    ]);
+    try {
+      const { store, keyRing, redis, keyPrefix } = rotating.internals;
+      const first = await rotateKeys({ store, keyRing, redis, keyPrefix }, { batchSize: 2 });
+      expect(first.reencrypted).toBe(4);
+      expect(first.remaining).toBe(2);
+      expect(first.skipped).toBe(2);
+      expect(first.unreadable.map((u) => [u.tenantId, u.channelId]).sort()).toEqual([[tenantId, garbled], [tenantId, foreign]].sort());
+      expect(Object.fromEntries(first.unreadable.map((u) => [u.channelId, u.reason]))).toEqual({
+        [garbled]: expect.stringMatching(/malformed|unauthentic/),
+        [foreign]: "unknown_key",
+      });
+      // The next run does not stop at them either: nothing left to re-encrypt, the same two named again.
+      const again = await rotateKeys({ store, keyRing, redis, keyPrefix }, { batchSize: 2 });
+      expect(again).toMatchObject({ reencrypted: 0, remaining: 2, skipped: 2 });
+
+      const cli = await runCli(["keys", "rotate", "--batch", "2"], {
+        ...workerEnv(h, { REFRESCA_ENCRYPTION_KEYS: `${NEW_KEY},${TEST_KEYS}` }),
+      });
+      expect(cli.code).toBe(2);
+      expect(cli.stdout + cli.stderr).toContain(`tenant ${tenantId} channel ${garbled}`);
+      expect(cli.stdout + cli.stderr).toContain(`tenant ${tenantId} channel ${foreign}`);
+      expect(cli.stdout + cli.stderr).toMatch(/2 channel\(s\) could not be decrypted/);
+    } finally {
+      await h.sql("delete from channels where tenant_id = $1 and id = any($2)", [tenantId, [garbled, foreign]]);
+    }
+  }, 60_000);
+});
+
+/** `node bin/refresca.js …` with exactly this environment. */
+async function runCli(args: string[], env: NodeJS.ProcessEnv) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ["bin/refresca.js", ...args], { env });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}

@@ -1,4 +1,8 @@
+import { Worker } from "bullmq";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REFRESH_QUEUE } from "../src/core/queue/names";
+import { TEST_REDIS_URL } from "./env";
 import type { RefreshWorker } from "../src/core/queue/worker";
 import { deleteKeys, startHarness, type Harness } from "./support/harness";
 import { waitFor } from "./support/wait";
@@ -87,8 +91,8 @@ describe("scheduled refresh", () => {
       expect(await h.refresca.scheduleRecurringTokenRefresh({ tenantId: owner, intervalMinutes })).toMatchObject({ code: "INVALID_INPUT" });
     }
     const status = await h.refresca.getTokenRefreshJobsStatus({ tenantId: other });
-    // Only the other tenant's own expiry-driven job, never a job for the foreign channel.
-    expect(status).toMatchObject({ success: true, jobsActive: 0, jobsWaiting: 0, jobsDelayed: 1 });
+    // Nothing queued: no job for the foreign channel, and the other tenant's own channel is not due for a while.
+    expect(status).toMatchObject({ success: true, jobsActive: 0, jobsWaiting: 0, jobsDelayed: 0 });
   });
 });
 
@@ -161,30 +165,48 @@ describe("retries", () => {
   });
 });
 
-describe("expiry-driven refresh", () => {
-  it("queues a channel's next refresh before its token expires, and moves it after each refresh", async () => {
+describe("the plan in SQL", () => {
+  const plan = async (tenantId: string) =>
+    (await h.sql<{ next_refresh_at: Date | null; expires_at: Date }>("select next_refresh_at, expires_at from channels where tenant_id = $1", [tenantId]))[0]!;
+  const jobsOf = async (tenantId: string) =>
+    (await h.refresca.internals.queue.refresh.getJobs(["waiting", "delayed", "active"])).filter((job) => job?.data.tenantId === tenantId);
+
+  it("plans a channel's next refresh before its token expires, moves it after each refresh, and puts nothing in Redis meanwhile", async () => {
     const tenantId = h.tenant();
     const channel = await h.addChannel({ tenantId, platform: "tiktok", expiresInSeconds: 3600 });
-    const queue = h.refresca.internals.queue.refresh;
-    const delayed = async () => (await queue.getDelayed()).filter((job) => job.data.tenantId === tenantId);
-    const [first] = await delayed();
-    expect(first).toBeDefined();
+    const first = await plan(tenantId);
     // 10 minutes before the expiry of a 1-hour token.
-    const runsAt = first!.timestamp + (first!.delay ?? 0);
-    const [row] = await h.sql("select expires_at from channels where tenant_id = $1", [tenantId]);
-    expect(Math.abs(runsAt - (row.expires_at.getTime() - 10 * 60_000))).toBeLessThan(2000);
+    expect(Math.abs(first.next_refresh_at!.getTime() - (first.expires_at.getTime() - 10 * 60_000))).toBeLessThan(2000);
+    await worker.schedule();
+    expect(await jobsOf(tenantId)).toEqual([]);
 
     const refreshed = await h.refresca.refreshChannelToken({ tenantId, channelId: channel.id });
     if (!refreshed.success) throw new Error(refreshed.error);
-    const after = await delayed();
-    expect(after).toHaveLength(1);
-    expect(after[0]!.id).not.toBe(first!.id);
-    expect(after[0]!.timestamp + (after[0]!.delay ?? 0)).toBeGreaterThan(runsAt);
+    const after = await plan(tenantId);
+    expect(after.next_refresh_at!.getTime()).toBeGreaterThan(first.next_refresh_at!.getTime());
+    expect(Math.abs(after.next_refresh_at!.getTime() - (after.expires_at.getTime() - 10 * 60_000))).toBeLessThan(2000);
+    expect(await jobsOf(tenantId)).toEqual([]);
   });
 
-  it("removes a channel's planned refreshes when the channel is removed", async () => {
+  it("queues the refresh of a channel due within the claim window, delayed until due, and refreshes it then", async () => {
+    const tenantId = h.tenant();
+    // Expires in 8 s: due with a quarter of that left, in 6 s, inside the scheduler's 2-minute window.
+    await h.addChannel({ tenantId, platform: "tiktok", expiresInSeconds: 8 });
+    const due = (await plan(tenantId)).next_refresh_at!;
+    await worker.schedule();
+    const [job] = await jobsOf(tenantId);
+    expect(job).toBeDefined();
+    expect(job!.data).toMatchObject({ trigger: "expiry", version: 1 });
+    expect(Math.abs(job!.timestamp + (job!.delay ?? 0) - due.getTime())).toBeLessThan(2000);
+    // Claimed: the plan moved one lease ahead, so a lost job comes due again.
+    expect((await plan(tenantId)).next_refresh_at!.getTime()).toBeGreaterThan(due.getTime() + 60_000);
+    await waitFor("the planned refresh", async () => (await events(tenantId)).some((e) => e.trigger === "expiry" && e.outcome === "success"), 15_000);
+  });
+
+  it("removes a channel's pending refresh when the channel is removed", async () => {
     const tenantId = h.tenant();
     const channel = await h.addChannel({ tenantId, platform: "tiktok", expiresInSeconds: 3600 });
+    expect(await h.refresca.scheduleChannelTokenRefresh({ tenantId, channelId: channel.id, delayMinutes: 30 })).toMatchObject({ success: true });
     expect(await h.refresca.getTokenRefreshJobsStatus({ tenantId })).toMatchObject({ jobsDelayed: 1 });
     expect(await h.refresca.channels.remove({ tenantId, channelId: channel.id })).toMatchObject({ success: true });
     expect(await h.refresca.getTokenRefreshJobsStatus({ tenantId })).toMatchObject({ jobsDelayed: 0, jobsWaiting: 0 });
@@ -210,19 +232,28 @@ describe("recurring refresh", () => {
     expect((await h.refresca.internals.queue.sweep.getJobSchedulers()).filter((s) => s.key === first.jobId)).toHaveLength(0);
   });
 
-  it("comes back from SQL after Redis lost its data, with every channel's expiry-driven refresh", async () => {
+  it("comes back from SQL after Redis lost its data: the sweep, and a queued refresh once its claim's lease is over", async () => {
     const tenantId = h.tenant();
     await h.addChannel({ tenantId, platform: "tiktok", expiresInSeconds: 7200 });
-    await h.addChannel({ tenantId, platform: "instagram", expiresInSeconds: 30 * 86_400 });
     const scheduled = await h.refresca.scheduleRecurringTokenRefresh({ tenantId, intervalMinutes: 60 });
     if (!scheduled.success) throw new Error(scheduled.error);
+    // Another tenant, without a sweep: its channel is due in 90 s (a quarter of its 2 minutes left), so the scheduler
+    // queues its refresh now, delayed until then.
+    const planned = h.tenant();
+    await h.addChannel({ tenantId: planned, platform: "tiktok", expiresInSeconds: 120 });
+    await worker.schedule();
+    expect(await h.refresca.getTokenRefreshJobsStatus({ tenantId: planned })).toMatchObject({ jobsDelayed: 1 });
     // Redis restarted empty: every key of this installation is gone.
     await deleteKeys(h.keyPrefix);
     expect(await h.refresca.internals.queue.sweep.getJobScheduler(scheduled.jobId)).toBeUndefined();
     // The worker heals on its own every reconcileIntervalMs; the test asks it now instead of waiting.
     await worker.reconcile();
     expect(await h.refresca.internals.queue.sweep.getJobScheduler(scheduled.jobId)).toBeDefined();
-    expect(await h.refresca.getTokenRefreshJobsStatus({ tenantId })).toMatchObject({ jobsDelayed: 2 });
+    // The lost refresh is still planned in SQL, one lease ahead; once that is over (moved here instead of waited
+    // for), the next scheduler tick queues it again.
+    await h.sql("update channels set next_refresh_at = now() where tenant_id = $1", [planned]);
+    await worker.schedule();
+    await waitFor("the lost refresh to run", async () => (await events(planned)).some((e) => e.trigger === "expiry" && e.outcome === "success"));
   });
 });
 
@@ -230,8 +261,12 @@ describe("per-tenant job status", () => {
   it("counts only the tenant's own jobs", async () => {
     const small = h.tenant();
     const large = h.tenant();
-    for (let i = 0; i < 2; i++) await h.addChannel({ tenantId: small, platform: "facebook", expiresInSeconds: 30 * 86_400 });
-    for (let i = 0; i < 5; i++) await h.addChannel({ tenantId: large, platform: "facebook", expiresInSeconds: 30 * 86_400 });
+    const later = async (tenantId: string) => {
+      const channel = await h.addChannel({ tenantId, platform: "facebook", expiresInSeconds: 30 * 86_400 });
+      expect(await h.refresca.scheduleChannelTokenRefresh({ tenantId, channelId: channel.id, delayMinutes: 60 })).toMatchObject({ success: true });
+    };
+    for (let i = 0; i < 2; i++) await later(small);
+    for (let i = 0; i < 5; i++) await later(large);
     const smallStatus = await h.refresca.getTokenRefreshJobsStatus({ tenantId: small });
     const largeStatus = await h.refresca.getTokenRefreshJobsStatus({ tenantId: large });
     expect(smallStatus).toEqual({ success: true, jobsActive: 0, jobsWaiting: 0, jobsDelayed: 2, jobsCompleted: 0, jobsFailed: 0 });
@@ -240,3 +275,48 @@ describe("per-tenant job status", () => {
   });
 });
 
+
+describe("per-tenant job status with many jobs", () => {
+  it("stays exact in every state, whatever the number of jobs, and counts no other tenant's", async () => {
+    // No worker: the test moves jobs between states itself.
+    const q = await startHarness();
+    const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    const taker = new Worker(REFRESH_QUEUE, null, { connection, prefix: q.refresca.internals.queue.names.bullPrefix, lockDuration: 60_000 });
+    try {
+      const tenantId = q.tenant();
+      const other = q.tenant();
+      const { queue } = q.refresca.internals;
+      const ids = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, expiresAt: new Date() }));
+      await q.addChannel({ tenantId, platform: "tiktok", expiresInSeconds: 7200 });
+      await q.addChannel({ tenantId: other, platform: "tiktok", expiresInSeconds: 7200 });
+      // 2,000 delayed (scheduled an hour ahead), 30 due now, and the other tenant's 50 due now.
+      for (let i = 0; i < 2000; i += 500) {
+        await Promise.all(ids(500, `later-${i}-`).map((c) => queue.enqueueRefresh(tenantId, c.id, { delayMs: 3_600_000, trigger: "scheduled" })));
+      }
+      await queue.enqueueMany(tenantId, ids(30, "now-"), "sweep");
+      await queue.enqueueMany(other, ids(50, "other-"), "sweep");
+      expect(await q.refresca.getTokenRefreshJobsStatus({ tenantId })).toEqual({
+        success: true, jobsActive: 0, jobsWaiting: 30, jobsDelayed: 2000, jobsCompleted: 0, jobsFailed: 0,
+      });
+      // A worker takes 7 jobs off the queue (its own tenant's or the other's, in queue order).
+      const taken = [];
+      for (let i = 0; i < 7; i++) taken.push(await taker.getNextJob("taker"));
+      const mine = taken.filter((job) => job?.data.tenantId === tenantId).length;
+      expect(await q.refresca.getTokenRefreshJobsStatus({ tenantId })).toMatchObject({ jobsActive: mine, jobsWaiting: 30 - mine, jobsDelayed: 2000 });
+      // Finished as a worker finishes them (BullMQ's move, then the bookkeeping the worker's events do).
+      for (const job of taken) {
+        if (!job || job.data.tenantId !== tenantId) continue;
+        await job.moveToCompleted({}, "taker", false);
+        await queue.tenantJobs.finished(tenantId, job.id!, "completed");
+      }
+      expect(await q.refresca.getTokenRefreshJobsStatus({ tenantId })).toEqual({
+        success: true, jobsActive: 0, jobsWaiting: 30 - mine, jobsDelayed: 2000, jobsCompleted: mine, jobsFailed: 0,
+      });
+      expect(await q.refresca.getTokenRefreshJobsStatus({ tenantId: other })).toMatchObject({ jobsDelayed: 0, jobsWaiting: 50 - (7 - mine) });
+    } finally {
+      await taker.close(true);
+      connection.disconnect();
+      await q.close();
+    }
+  }, 60_000);
+});

@@ -1,5 +1,9 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../src/core/logger";
+import { createRefresca } from "../src/refresca";
 import { startHarness, type Harness } from "./support/harness";
+import { waitFor } from "./support/wait";
 
 let h: Harness;
 beforeAll(async () => {
@@ -133,5 +137,96 @@ describe("saving a refresh", () => {
     } finally {
       await h.simulator.configure({ latencyMs: 0 });
     }
+  });
+});
+
+describe("fault 2: an attempt that lost its lock cannot spend or overwrite", () => {
+  it(
+    "a save held up past the lock's first lifetime: no second refresh presents the rotated-out token, and the channel keeps working",
+    async () => {
+      // Process A: one pooled connection, a 1 s platform deadline (its channel lock lives 1 + 15 s unless renewed).
+      const a = await startHarness({ refresca: { poolSize: 1, platformTimeoutMs: 1000 }, simulator: { latencyMs: { tiktok: 300 } } });
+      // Process B: the same database and Redis, its own pool.
+      const b = await createRefresca({ ...a.options, logger: createLogger({ level: "silent" }) });
+      try {
+        const tenantId = a.tenant();
+        const channel = await a.addChannel({ tenantId, platform: "tiktok" });
+        const refreshingA = a.refresca.refreshChannelToken({ tenantId, channelId: channel.id });
+        await waitFor("A's call to TikTok", async () => (await a.simulator.stats()).inFlight === 1);
+        // A's only connection is taken for 18 s while TikTok answers: A's save waits for it.
+        const client = await a.refresca.internals.store.connection.pool.connect();
+        const held = sleep(18_000).then(() => client.release());
+        await sleep(16_500);
+        const answerB = await b.refreshChannelToken({ tenantId, channelId: channel.id });
+        await held;
+        const answerA = await refreshingA;
+        expect(answerA).toMatchObject({ success: true });
+        expect(answerB).toMatchObject({ success: true });
+        const stats = await a.simulator.stats();
+        expect(stats.callsForToken(channel.refreshToken!)).toBe(1);
+        expect(stats.reuseDetected).toBe(0);
+        // The saved refresh token is the one TikTok issued last: the next refresh works.
+        expect(await a.refresca.refreshChannelToken({ tenantId, channelId: channel.id })).toMatchObject({ success: true });
+        const [row] = await a.sql("select status, last_outcome from channels where tenant_id = $1", [tenantId]);
+        expect(row).toEqual({ status: "active", last_outcome: "success" });
+      } finally {
+        await b.close();
+        await a.close();
+      }
+    },
+    60_000,
+  );
+
+  it("the outcome of an attempt whose claim was taken over is not written over the newer attempt's", async () => {
+    const tenantId = h.tenant();
+    const channel = await h.addChannel({ tenantId, platform: "facebook" });
+    await h.simulator.configure({ latencyMs: 400 });
+    try {
+      const refreshing = h.refresca.refreshChannelToken({ tenantId, channelId: channel.id });
+      await sleep(150);
+      // Another attempt claimed the channel meanwhile (this one's lock was lost) and recorded its own failure.
+      await h.sql(
+        `update channels set refresh_attempt_id = 'newer-attempt', last_outcome = 'failure', last_error_code = 'PLATFORM_UNAVAILABLE'
+          where tenant_id = $1`,
+        [tenantId],
+      );
+      expect(await refreshing).toMatchObject({ success: false, code: "SUPERSEDED" });
+      const [row] = await h.sql("select credentials, last_outcome, last_error_code from channels where tenant_id = $1", [tenantId]);
+      expect(row).toMatchObject({ last_outcome: "failure", last_error_code: "PLATFORM_UNAVAILABLE" });
+      expect(storedCredentials(tenantId, channel.id, row.credentials).accessToken).toBe(channel.accessToken);
+    } finally {
+      await h.simulator.configure({ latencyMs: 0 });
+    }
+  });
+});
+
+describe("fault 3: a failed refresh does not undo a reconnect", () => {
+  it("a refresh rejected while the channel is reconnected answers SUPERSEDED and leaves the reconnected channel active", async () => {
+    const tenantId = h.tenant();
+    const channel = await h.addChannel({ tenantId, platform: "tiktok" });
+    // The refresh in flight presents a token TikTok no longer accepts: it will answer invalid_grant.
+    await h.simulator.revoke(channel.refreshToken!);
+    await h.simulator.configure({ latencyMs: 400 });
+    try {
+      const refreshing = h.refresca.refreshChannelToken({ tenantId, channelId: channel.id });
+      await sleep(150);
+      const reconnected = await h.simulator.issue({ platform: "tiktok" });
+      const saved = await h.refresca.channels.upsert({
+        tenantId,
+        id: channel.id,
+        type: "tiktok",
+        displayName: "reconnected",
+        accessToken: reconnected.accessToken,
+        refreshToken: reconnected.refreshToken!,
+        expiresAt: reconnected.expiresAt,
+      });
+      expect(saved.success).toBe(true);
+      expect(await refreshing).toMatchObject({ success: false, code: "SUPERSEDED" });
+      const [row] = await h.sql("select status, last_error_code from channels where tenant_id = $1", [tenantId]);
+      expect(row).toEqual({ status: "active", last_error_code: null });
+    } finally {
+      await h.simulator.configure({ latencyMs: 0 });
+    }
+    expect(await h.refresca.refreshChannelToken({ tenantId, channelId: channel.id })).toMatchObject({ success: true });
   });
 });

@@ -30,7 +30,7 @@ async function startScenario(name: string, sweep: boolean): Promise<Scenario> {
 
 beforeAll(async () => {
   scenarios.push(await startScenario("with a recurring sweep every minute", true));
-  scenarios.push(await startScenario("with expiry-driven refresh alone", false));
+  scenarios.push(await startScenario("with the plan in SQL alone (no sweep)", false));
 });
 afterAll(async () => {
   await Promise.all(scenarios.map((scenario) => scenario.h.close()));

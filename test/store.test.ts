@@ -44,6 +44,8 @@ const write = (tenantId: string, id: string, expiresAt: Date | null, extra: Part
   expiresAt,
   refreshTokenExpiresAt: null,
   hasRefreshToken: extra.hasRefreshToken ?? true,
+  // Planned at expiry, for these tests: what the plan is computed from is src/core/plan.ts's business.
+  nextRefreshAt: (extra.hasRefreshToken ?? true) ? expiresAt : null,
 });
 
 const event = { trigger: "manual", attempt: 1, outcome: "success", durationMs: 5 };
@@ -91,51 +93,144 @@ describe.each(servers)("store on %s", (_name, start) => {
     expect(replaced.expiresAt?.getTime()).toBe(created.expiresAt?.getTime());
   });
 
-  it("saves a refresh only against the version it read (compare-and-set)", async () => {
+  /** Claims the channel for an attempt (as a refresh does under its lock), whatever is due. */
+  const claim = (tenantId: string, id: string, attemptId: string, extra: Partial<Parameters<Store["channels"]["claimForRefresh"]>[2]> = {}) =>
+    store.channels.claimForRefresh(tenantId, id, { attemptId, dueBy: null, version: null, fallbackPlan: minutes(2), force: false, ...extra });
+  const failure = (attemptId: string, extra: Partial<Parameters<Store["channels"]["saveFailure"]>[2]> = {}) => ({
+    code: "PLATFORM_UNAVAILABLE",
+    message: "down",
+    needsReauth: false,
+    attemptId,
+    nextRefreshAt: minutes(1),
+    notBefore: null,
+    appNotBefore: null,
+    appPlatforms: [],
+    ...extra,
+  });
+
+  it("saves a refresh only against the version it read and while it holds the claim (compare-and-set on both)", async () => {
     const tenantId = uniqueName("t");
     const channel = await store.channels.upsert(write(tenantId, "c1", minutes(5)));
+    await claim(tenantId, "c1", "a1");
     const refresh = { credentials: "v1.k.new", keyId: "k", expiresAt: minutes(120), refreshTokenExpiresAt: null, hasRefreshToken: true };
-    expect(await store.channels.saveRefresh(tenantId, "c1", channel.version + 1, refresh, event)).toBeNull();
-    const saved = await store.channels.saveRefresh(tenantId, "c1", channel.version, refresh, event);
-    expect(saved).toMatchObject({ version: channel.version + 1, lastOutcome: "success" });
+    const fence = { attemptId: "a1", nextRefreshAt: minutes(110) };
+    expect(await store.channels.saveRefresh(tenantId, "c1", channel.version + 1, refresh, event, fence)).toBeNull();
+    expect(await store.channels.saveRefresh(tenantId, "c1", channel.version, refresh, event, { ...fence, attemptId: "other" })).toBeNull();
+    const saved = await store.channels.saveRefresh(tenantId, "c1", channel.version, refresh, event, fence);
+    expect(saved).toMatchObject({ version: channel.version + 1, lastOutcome: "success", nextRefreshAt: fence.nextRefreshAt, failingSince: null });
     expect(await store.events.recent(tenantId)).toHaveLength(1);
+    // The claim is spent: the same attempt cannot write twice.
+    expect(await store.channels.saveRefresh(tenantId, "c1", saved!.version, refresh, event, fence)).toBeNull();
   });
 
-  it("claims a channel for refresh, marking the attempt only when a single-use refresh token will be spent", async () => {
+  it("claims a channel for an attempt, with a fallback plan, only when due, at the plan's version and not throttled", async () => {
     const tenantId = uniqueName("t");
-    await store.channels.upsert(write(tenantId, "due", minutes(5)));
+    const due = await store.channels.upsert(write(tenantId, "due", minutes(5)));
     await store.channels.upsert(write(tenantId, "later", minutes(600)));
     await store.channels.upsert({ ...write(tenantId, "meta", minutes(5)), type: "facebook" });
-    const mark = (attemptId: string) => ({ attemptId, platforms: ["tiktok"], dueBy: minutes(60) });
-    const marker = async (id: string) => (await store.channels.find(tenantId, id))!.refreshAttemptId;
+    const row = async (id: string) => (await store.channels.find(tenantId, id))!;
 
-    const first = await store.channels.claimForRefresh(tenantId, "due", mark("a1"));
-    expect(first).toMatchObject({ id: "due", refreshAttemptId: null, type: "tiktok" });
+    const first = await claim(tenantId, "due", "a1", { dueBy: minutes(60), fallbackPlan: minutes(2) });
+    expect(first).toMatchObject({ id: "due", refreshAttemptId: null, type: "tiktok", claimed: true, throttledUntil: null });
     expect(first!.expiresAt).toBeInstanceOf(Date);
-    expect(await marker("due")).toBe("a1");
+    expect(await row("due")).toMatchObject({ refreshAttemptId: "a1" });
+    // The fallback plan: the channel comes due again if this attempt never writes its outcome.
+    expect(Math.abs((await row("due")).nextRefreshAt!.getTime() - minutes(2).getTime())).toBeLessThan(5000);
     // The row returned is the one before the mark: an interrupted attempt is visible to the next one.
-    expect((await store.channels.claimForRefresh(tenantId, "due", mark("a2")))!.refreshAttemptId).toBe("a1");
+    expect((await claim(tenantId, "due", "a2"))!.refreshAttemptId).toBe("a1");
 
-    await store.channels.claimForRefresh(tenantId, "later", mark("b1"));
-    expect(await marker("later")).toBeNull();
-    await store.channels.claimForRefresh(tenantId, "later", { ...mark("b2"), dueBy: null });
-    expect(await marker("later")).toBe("b2");
-    await store.channels.claimForRefresh(tenantId, "meta", mark("c1"));
-    expect(await marker("meta")).toBeNull();
-    expect(await store.channels.claimForRefresh(uniqueName("other"), "due", mark("d1"))).toBeNull();
+    expect(await claim(tenantId, "later", "b1", { dueBy: minutes(60) })).toMatchObject({ claimed: false });
+    expect((await row("later")).refreshAttemptId).toBeNull();
+    expect(await claim(tenantId, "later", "b2")).toMatchObject({ claimed: true });
+    // Every platform is claimed: the attempt id fences every outcome.
+    expect(await claim(tenantId, "meta", "c1", { dueBy: minutes(60) })).toMatchObject({ claimed: true });
+    expect(await claim(tenantId, "due", "v1", { version: due.version + 5 })).toMatchObject({ claimed: false });
+    expect(await claim(uniqueName("other"), "due", "d1")).toBeNull();
+
+    await store.connection.pool.query("update channels set not_before = now() + interval '1 minute' where tenant_id = $1 and id = 'later'", [tenantId]);
+    const throttled = await claim(tenantId, "later", "t1");
+    expect(throttled).toMatchObject({ claimed: false });
+    expect(throttled!.throttledUntil!.getTime()).toBeGreaterThan(Date.now());
+    // Tokens waiting to be saved are claimed anyway.
+    expect(await claim(tenantId, "later", "t2", { force: true })).toMatchObject({ claimed: true });
+
+    // An expiry written in SQL carries microseconds; "due by" the expiry as read (milliseconds) is due.
+    await store.connection.pool.query("update channels set expires_at = now() + interval '5 minutes' where tenant_id = $1 and id = 'due'", [tenantId]);
+    const read = (await row("due")).expiresAt!;
+    expect(await claim(tenantId, "due", "m1", { dueBy: read })).toMatchObject({ claimed: true });
   });
 
-  it("records a failure, and takes a channel with invalid credentials out of refresh", async () => {
+  it("records a failure with its plan, and takes a channel with invalid credentials out of refresh", async () => {
     const tenantId = uniqueName("t");
     await store.channels.upsert(write(tenantId, "c1", minutes(5)));
+    await claim(tenantId, "c1", "a1");
     const failed = await store.channels.saveFailure(
       tenantId,
       "c1",
-      { code: "INVALID_CREDENTIALS", message: "revoked", needsReauth: true },
+      failure("a1", { code: "INVALID_CREDENTIALS", message: "revoked", needsReauth: true, nextRefreshAt: null }),
       { ...event, outcome: "failure", errorCode: "INVALID_CREDENTIALS" },
     );
-    expect(failed).toMatchObject({ status: "needs_reauth", failureCount: 1, lastErrorCode: "INVALID_CREDENTIALS" });
+    expect(failed).toMatchObject({ status: "needs_reauth", failureCount: 1, lastErrorCode: "INVALID_CREDENTIALS", nextRefreshAt: null });
+    expect(failed!.failingSince).toBeInstanceOf(Date);
     expect(await store.expiry.needingRefresh(tenantId, minutes(60), 100)).toEqual([]);
+  });
+
+  it("writes no failure for an attempt whose claim a reconnect cleared", async () => {
+    const tenantId = uniqueName("t");
+    await store.channels.upsert(write(tenantId, "c1", minutes(5)));
+    await claim(tenantId, "c1", "a1");
+    await store.channels.upsert({ ...write(tenantId, "c1", minutes(90)), credentials: "v1.k.reconnected" });
+    const missed = await store.channels.saveFailure(tenantId, "c1", failure("a1", { needsReauth: true }), { ...event, outcome: "failure" });
+    expect(missed).toBeNull();
+    expect(await store.channels.find(tenantId, "c1")).toMatchObject({ status: "active", failureCount: 0 });
+    expect(await store.events.recent(tenantId)).toHaveLength(0);
+  });
+
+  it("holds every platform of an app throttled as a whole", async () => {
+    const tenantId = uniqueName("t");
+    await store.channels.upsert({ ...write(tenantId, "fb", minutes(5)), type: "facebook" });
+    await store.channels.upsert({ ...write(tenantId, "ig", minutes(5)), type: "instagram" });
+    await claim(tenantId, "fb", "a1");
+    const until = minutes(3);
+    await store.channels.saveFailure(
+      tenantId,
+      "fb",
+      failure("a1", { code: "RATE_LIMITED", notBefore: until, appNotBefore: until, appPlatforms: ["facebook", "instagram"], nextRefreshAt: until }),
+      { ...event, outcome: "failure" },
+    );
+    const other = await claim(tenantId, "ig", "b1");
+    expect(other).toMatchObject({ claimed: false });
+    expect(Math.abs(other!.throttledUntil!.getTime() - until.getTime())).toBeLessThan(2);
+  });
+
+  it("lets one scheduler claim each due channel once, a lease ahead, and counts the channels without a plan", async () => {
+    // Its own schema: the claim and the health check look at every tenant's channels.
+    const own = await openStore({ url: server.url, schema: uniqueName("plans") });
+    try {
+      const tenantId = uniqueName("t");
+      await own.channels.upsert(write(tenantId, "due", minutes(1)));
+      await own.channels.upsert(write(tenantId, "overdue", minutes(-10)));
+      await own.channels.upsert(write(tenantId, "later", minutes(600)));
+      await own.channels.upsert(write(tenantId, "never", null));
+      const [a, b] = await Promise.all([own.plans.claimDue(120_000, 300_000, 10), own.plans.claimDue(120_000, 300_000, 10)]);
+      const claimed = [...a, ...b].map((c) => c.id).sort();
+      expect(claimed).toEqual(["due", "overdue"]);
+      expect(await own.plans.claimDue(120_000, 300_000, 10)).toEqual([]);
+      const leased = (await own.channels.find(tenantId, "due"))!.nextRefreshAt!.getTime();
+      expect(leased).toBeGreaterThan(minutes(5).getTime());
+      // Given back (their jobs could not be queued): claimed again at once.
+      await own.plans.release([...a, ...b]);
+      expect((await own.plans.claimDue(120_000, 300_000, 10)).map((c) => c.id).sort()).toEqual(["due", "overdue"]);
+
+      expect(await own.plans.countUnplanned(60_000)).toBe(0);
+      await own.connection.pool.query("update channels set next_refresh_at = null where id = 'later'");
+      await own.connection.pool.query("update channels set next_refresh_at = now() - interval '1 hour' where id = 'due'");
+      expect(await own.plans.countUnplanned(60_000)).toBe(2);
+      expect((await own.plans.unplanned(60_000, 10)).map((c) => c.id).sort()).toEqual(["due", "later"]);
+    } finally {
+      await own.connection.pool.query(`drop schema if exists "${own.connection.schema}" cascade`);
+      await own.close();
+    }
   });
 
   it("finds a tenant's channels by expiry, soonest first, and counts them", async () => {

@@ -22,6 +22,10 @@ beforeAll(async () => {
     victimChannel: victimChannels[0]!,
     attackerChannel: (await h.addChannel({ tenantId: attacker, platform: "facebook", expiresInSeconds: 300 })).id,
   };
+  // One queued refresh each, an hour ahead: A's job figures must count A's own and never B's. (Channels' plans live in
+  // SQL: a channel not due within minutes has no job in Redis.)
+  await h.refresca.scheduleChannelTokenRefresh({ tenantId: attacker, channelId: ids.attackerChannel, delayMinutes: 60 });
+  await h.refresca.scheduleChannelTokenRefresh({ tenantId: victim, channelId: victimChannels[1]!, delayMinutes: 60 });
 });
 afterAll(async () => {
   await h?.close();
@@ -52,7 +56,7 @@ describe("tenant A cannot reach tenant B's channels or jobs", () => {
     // Apart from the batch echoing the ids A sent, A's answers never mention B's channels; B counts nowhere in A's figures.
     const text = JSON.stringify(answers.filter((_, index) => index !== 1));
     for (const id of victimChannels.slice(1)) expect(text).not.toContain(id);
-    expect(answers[7]).toMatchObject({ jobsDelayed: 1 }); // A's own channel only
+    expect(answers[7]).toMatchObject({ jobsDelayed: 1 }); // A's own scheduled refresh only
     expect(answers[8]).toMatchObject({ statistics: { totalChannels: 1 } });
     expect(await tenantSnapshot(h, ids.victim)).toEqual(before);
   });

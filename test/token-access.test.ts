@@ -197,7 +197,14 @@ describe("getAccessToken", () => {
       code: "RATE_LIMITED",
       retryAfterSeconds: 7,
     });
-    // The outage over, the same read refreshes and hands out a working token.
+    // TikTok's Retry-After holds for every caller: a read meanwhile does not call it again.
+    const calls = (await h.simulator.stats()).totalCalls;
+    const held = await h.refresca.getAccessToken({ tenantId, channelId: channel.id });
+    expect(held).toMatchObject({ success: false, code: "RATE_LIMITED" });
+    if (!held.success) expect(held.retryAfterSeconds).toBeLessThanOrEqual(7);
+    expect((await h.simulator.stats()).totalCalls).toBe(calls);
+    // Once that time has passed (moved here instead of waited for), the same read refreshes and hands out a working token.
+    await h.sql("update channels set not_before = now() - interval '1 second' where tenant_id = $1", [tenantId]);
     expect(await h.refresca.getAccessToken({ tenantId, channelId: channel.id })).toMatchObject({ success: true, refreshed: true });
   });
 

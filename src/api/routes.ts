@@ -15,7 +15,7 @@ export interface RouteInput {
 /** One operation of REST API v1: its HTTP shape, the scope it needs, and the library operation it calls. */
 export interface ApiRoute {
   operationId: string;
-  method: "get" | "put" | "post" | "delete";
+  method: "get" | "put" | "post" | "patch" | "delete";
   /** OpenAPI path under /api/v1, `{tenantId}` style. */
   path: string;
   scope: ApiScope;
@@ -35,6 +35,8 @@ const given = (query: Record<string, number | undefined>) =>
   Object.fromEntries(Object.entries(query).filter(([, value]) => value !== undefined));
 
 const tenant = "/tenants/{tenantId}";
+const webhook = `${tenant}/webhooks/{endpointId}`;
+const endpointRef = (params: Record<string, string>) => ({ tenantId: params.tenantId!, endpointId: params.endpointId! });
 const channel = `${tenant}/channels/{channelId}`;
 
 /** Every route of REST API v1 (the table in DESIGN.md), in the order the reference lists them. */
@@ -177,5 +179,89 @@ export const API_ROUTES: readonly ApiRoute[] = [
     params: s.tenantPath,
     answer: s.statisticsAnswer,
     run: (r, { params }) => r.getRefreshStatistics({ tenantId: params.tenantId! }),
+  },
+  {
+    operationId: "listWebhooks",
+    method: "get",
+    path: `${tenant}/webhooks`,
+    scope: "webhooks:write",
+    summary: "The tenant's webhook endpoints (never their secrets).",
+    params: s.tenantPath,
+    answer: s.webhookListAnswer,
+    run: (r, { params }) => r.webhooks.list({ tenantId: params.tenantId! }),
+  },
+  {
+    operationId: "addWebhook",
+    method: "post",
+    path: `${tenant}/webhooks`,
+    scope: "webhooks:write",
+    summary: "Adds a webhook endpoint; the answer holds its signing secret, shown this once.",
+    params: s.tenantPath,
+    body: s.webhookBody,
+    answer: s.webhookCreatedAnswer,
+    secret: true,
+    run: (r, { params, body }) => r.webhooks.add({ ...(body as { url: string }), tenantId: params.tenantId! }),
+  },
+  {
+    operationId: "getWebhook",
+    method: "get",
+    path: webhook,
+    scope: "webhooks:write",
+    summary: "One webhook endpoint.",
+    params: s.webhookPath,
+    answer: s.webhookAnswer,
+    run: (r, { params }) => r.webhooks.get(endpointRef(params)),
+  },
+  {
+    operationId: "updateWebhook",
+    method: "patch",
+    path: webhook,
+    scope: "webhooks:write",
+    summary: "Changes a webhook endpoint's url, event filter or enabled; enabling clears an automatic disable.",
+    params: s.webhookPath,
+    body: s.webhookPatchBody,
+    answer: s.webhookAnswer,
+    run: (r, { params, body }) => r.webhooks.update({ ...body, ...endpointRef(params) }),
+  },
+  {
+    operationId: "removeWebhook",
+    method: "delete",
+    path: webhook,
+    scope: "webhooks:write",
+    summary: "Removes a webhook endpoint and its delivery log.",
+    params: s.webhookPath,
+    answer: s.removedAnswer,
+    run: (r, { params }) => r.webhooks.remove(endpointRef(params)),
+  },
+  {
+    operationId: "listWebhookDeliveries",
+    method: "get",
+    path: `${webhook}/deliveries`,
+    scope: "webhooks:write",
+    summary: "The endpoint's deliveries of the last 7 days, newest first: state, attempts, answer code, duration.",
+    params: s.webhookPath,
+    query: s.deliveriesQuery,
+    answer: s.webhookDeliveriesAnswer,
+    run: (r, { params, query }) => r.webhooks.deliveries({ ...endpointRef(params), ...given(query) }),
+  },
+  {
+    operationId: "sendWebhookTest",
+    method: "post",
+    path: `${webhook}/test`,
+    scope: "webhooks:write",
+    summary: "Sends a webhook.test event to the endpoint now.",
+    params: s.webhookPath,
+    answer: s.webhookTestAnswer,
+    run: (r, { params }) => r.webhooks.test(endpointRef(params)),
+  },
+  {
+    operationId: "redeliverWebhook",
+    method: "post",
+    path: `${webhook}/deliveries/{deliveryId}/redeliver`,
+    scope: "webhooks:write",
+    summary: "Attempts a delivery again now, with the same webhook-id.",
+    params: s.webhookDeliveryPath,
+    answer: s.redeliverAnswer,
+    run: (r, { params }) => r.webhooks.redeliver({ ...endpointRef(params), deliveryId: params.deliveryId! }),
   },
 ];

@@ -4,6 +4,8 @@ import { ERROR_MESSAGES } from "../core/errors";
 import { getChannelsNeedingTokenRefreshInput, refreshMultipleChannelTokensInput } from "../core/operations";
 import { scheduleChannelTokenRefreshInput, scheduleRecurringTokenRefreshInput } from "../core/queue/operations";
 import { PLATFORMS } from "../core/types";
+import { WEBHOOK_EVENT_TYPES } from "../core/webhooks";
+import { addWebhookInput, updateWebhookInput, webhookDeliveriesInput } from "../core/webhooks/operations";
 import { channelInputSchema, idSchema } from "../core/validation";
 
 // Request schemas are the operations' own: path ids are taken off the body, and query strings are turned into the
@@ -87,6 +89,10 @@ export const channelView = z
     lastOutcome: z.string().nullable(),
     lastErrorCode: z.string().nullable(),
     failureCount: z.number().int(),
+    failingSince: iso.nullable().openapi({ description: "Since when every refresh of the channel has failed; null while the last one succeeded." }),
+    nextRefreshAt: iso.nullable().openapi({
+      description: "When the channel's next refresh is planned; null: none (it needs reconnecting, never expires, or cannot be refreshed).",
+    }),
     createdAt: iso,
     updatedAt: iso,
   })
@@ -136,6 +142,7 @@ export const refreshManyAnswer = z.object({
       newExpiresAt: iso.optional(),
       error: z.string().optional(),
       code: z.string().optional(),
+      retryAfterSeconds: z.number().int().optional().openapi({ description: "With RATE_LIMITED: when this channel may be tried again." }),
     }),
   ),
 });
@@ -168,3 +175,61 @@ export const statisticsAnswer = z.object({
     needsReauth: z.number().int(),
   }),
 });
+
+// Webhooks.
+const endpointIdParam = z.string().openapi({ param: { name: "endpointId", in: "path" }, example: "we_0123456789abcdef" });
+const deliveryIdParam = z.string().openapi({ param: { name: "deliveryId", in: "path" }, example: "whd_0123456789abcdef0123456789abcdef" });
+export const webhookPath = z.object({ tenantId: tenantIdParam, endpointId: endpointIdParam });
+export const webhookDeliveryPath = z.object({ tenantId: tenantIdParam, endpointId: endpointIdParam, deliveryId: deliveryIdParam });
+export const webhookBody = addWebhookInput.omit({ tenantId: true }).openapi("WebhookInput");
+export const webhookPatchBody = updateWebhookInput.omit({ tenantId: true, endpointId: true }).openapi("WebhookPatch");
+export const deliveriesQuery = z.object({
+  limit: queryNumber(webhookDeliveriesInput.shape.limit.unwrap().optional()).openapi({
+    param: { name: "limit", in: "query" },
+    type: "integer",
+    minimum: 1,
+    maximum: 1000,
+    description: "How many deliveries, newest first (default 100).",
+  }),
+});
+
+export const webhookView = z
+  .object({
+    id: z.string(),
+    tenantId: z.string(),
+    url: z.string(),
+    events: z.array(z.enum(WEBHOOK_EVENT_TYPES)).openapi({ description: "Empty: every event type but the opt-in channel.refreshed." }),
+    enabled: z.boolean(),
+    disabledReason: z.string().nullable().openapi({ description: "Why Refresca disabled it (its deliveries failed for days)." }),
+    disabledAt: iso.nullable(),
+    failingSince: iso.nullable(),
+    createdAt: iso,
+    updatedAt: iso,
+  })
+  .openapi("WebhookEndpoint");
+const deliveryView = z
+  .object({
+    id: z.string(),
+    eventId: z.string().openapi({ description: "The webhook-id header of every attempt." }),
+    type: z.string(),
+    state: z.enum(["pending", "sending", "succeeded", "failed"]),
+    attempts: z.number().int(),
+    nextAttemptAt: iso.nullable(),
+    lastStatus: z.number().int().nullable(),
+    durationMs: z.number().int().nullable(),
+    response: z.string().nullable().openapi({ description: "The first 1 kB of the receiver's last answer." }),
+    error: z.string().nullable(),
+    deliveredAt: iso.nullable(),
+    createdAt: iso,
+  })
+  .openapi("WebhookDelivery");
+export const webhookAnswer = z.object({ success, endpoint: webhookView });
+export const webhookCreatedAnswer = z.object({
+  success,
+  endpoint: webhookView,
+  secret: z.string().openapi({ description: "The signing secret (whsec_…), shown in this answer only." }),
+});
+export const webhookListAnswer = z.object({ success, endpoints: z.array(webhookView) });
+export const webhookDeliveriesAnswer = z.object({ success, deliveries: z.array(deliveryView) });
+export const webhookTestAnswer = z.object({ success, eventId: z.string(), deliveryId: z.string() });
+export const redeliverAnswer = z.object({ success, deliveryId: z.string(), nextAttemptAt: iso });

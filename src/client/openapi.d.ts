@@ -173,6 +173,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenants/{tenantId}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's webhook endpoints (never their secrets). */
+        get: operations["listWebhooks"];
+        put?: never;
+        /** Adds a webhook endpoint; the answer holds its signing secret, shown this once. */
+        post: operations["addWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenantId}/webhooks/{endpointId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One webhook endpoint. */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /** Removes a webhook endpoint and its delivery log. */
+        delete: operations["removeWebhook"];
+        options?: never;
+        head?: never;
+        /** Changes a webhook endpoint's url, event filter or enabled; enabling clears an automatic disable. */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenantId}/webhooks/{endpointId}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The endpoint's deliveries of the last 7 days, newest first: state, attempts, answer code, duration. */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenantId}/webhooks/{endpointId}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sends a webhook.test event to the endpoint now. */
+        post: operations["sendWebhookTest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenantId}/webhooks/{endpointId}/deliveries/{deliveryId}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Attempts a delivery again now, with the same webhook-id. */
+        post: operations["redeliverWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -231,6 +319,16 @@ export interface components {
             lastOutcome: string | null;
             lastErrorCode: string | null;
             failureCount: number;
+            /**
+             * Format: date-time
+             * @description Since when every refresh of the channel has failed; null while the last one succeeded.
+             */
+            failingSince: string | null;
+            /**
+             * Format: date-time
+             * @description When the channel's next refresh is planned; null: none (it needs reconnecting, never expires, or cannot be refreshed).
+             */
+            nextRefreshAt: string | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -270,6 +368,54 @@ export interface components {
         };
         RecurringInput: {
             intervalMinutes: number;
+        };
+        WebhookEndpoint: {
+            id: string;
+            tenantId: string;
+            url: string;
+            /** @description Empty: every event type but the opt-in channel.refreshed. */
+            events: ("channel.needs_reauth" | "channel.recovered" | "channel.refresh_failing" | "channel.expiring" | "channel.refreshed")[];
+            enabled: boolean;
+            /** @description Why Refresca disabled it (its deliveries failed for days). */
+            disabledReason: string | null;
+            /** Format: date-time */
+            disabledAt: string | null;
+            /** Format: date-time */
+            failingSince: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        WebhookInput: {
+            url: string;
+            events?: ("channel.needs_reauth" | "channel.recovered" | "channel.refresh_failing" | "channel.expiring" | "channel.refreshed")[];
+            enabled?: boolean;
+        };
+        WebhookPatch: {
+            url?: string;
+            events?: ("channel.needs_reauth" | "channel.recovered" | "channel.refresh_failing" | "channel.expiring" | "channel.refreshed")[];
+            enabled?: boolean;
+        };
+        WebhookDelivery: {
+            id: string;
+            /** @description The webhook-id header of every attempt. */
+            eventId: string;
+            type: string;
+            /** @enum {string} */
+            state: "pending" | "sending" | "succeeded" | "failed";
+            attempts: number;
+            /** Format: date-time */
+            nextAttemptAt: string | null;
+            lastStatus: number | null;
+            durationMs: number | null;
+            /** @description The first 1 kB of the receiver's last answer. */
+            response: string | null;
+            error: string | null;
+            /** Format: date-time */
+            deliveredAt: string | null;
+            /** Format: date-time */
+            createdAt: string;
         };
     };
     responses: never;
@@ -542,6 +688,8 @@ export interface operations {
                             newExpiresAt?: string;
                             error?: string;
                             code?: string;
+                            /** @description With RATE_LIMITED: when this channel may be tried again. */
+                            retryAfterSeconds?: number;
                         }[];
                     };
                 };
@@ -782,6 +930,310 @@ export interface operations {
                             expiredChannels: number;
                             needsReauth: number;
                         };
+                    };
+                };
+            };
+            /** @description A failure: its code tells which (see the status table in the README) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Failure"];
+                };
+            };
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {boolean} */
+                        success: true;
+                        endpoints: components["schemas"]["WebhookEndpoint"][];
+                    };
+                };
+            };
+            /** @description A failure: its code tells which (see the status table in the README) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Failure"];
+                };
+            };
+        };
+    };
+    addWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookInput"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {boolean} */
+                        success: true;
+                        endpoint: components["schemas"]["WebhookEndpoint"];
+                        /** @description The signing secret (whsec_…), shown in this answer only. */
+                        secret: string;
+                    };
+                };
+            };
+            /** @description A failure: its code tells which (see the status table in the README) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Failure"];
+                };
+            };
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+                endpointId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {boolean} */
+                        success: true;
+                        endpoint: components["schemas"]["WebhookEndpoint"];
+                    };
+                };
+            };
+            /** @description A failure: its code tells which (see the status table in the README) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Failure"];
+                };
+            };
+        };
+    };
+    removeWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+                endpointId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {boolean} */
+                        success: true;
+                        /** @enum {boolean} */
+                        removed: true;
+                    };
+                };
+            };
+            /** @description A failure: its code tells which (see the status table in the README) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Failure"];
+                };
+            };
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+                endpointId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPatch"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {boolean} */
+                        success: true;
+                        endpoint: components["schemas"]["WebhookEndpoint"];
+                    };
+                };
+            };
+            /** @description A failure: its code tells which (see the status table in the README) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Failure"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description How many deliveries, newest first (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                tenantId: string;
+                endpointId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {boolean} */
+                        success: true;
+                        deliveries: components["schemas"]["WebhookDelivery"][];
+                    };
+                };
+            };
+            /** @description A failure: its code tells which (see the status table in the README) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Failure"];
+                };
+            };
+        };
+    };
+    sendWebhookTest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+                endpointId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {boolean} */
+                        success: true;
+                        eventId: string;
+                        deliveryId: string;
+                    };
+                };
+            };
+            /** @description A failure: its code tells which (see the status table in the README) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Failure"];
+                };
+            };
+        };
+    };
+    redeliverWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+                endpointId: string;
+                deliveryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {boolean} */
+                        success: true;
+                        deliveryId: string;
+                        /** Format: date-time */
+                        nextAttemptAt: string;
                     };
                 };
             };

@@ -4,8 +4,10 @@ import type { KeyRing } from "./crypto";
 import { failure } from "./errors";
 import type { Logger } from "./logger";
 import { defineOperation } from "./operation";
+import { planFromExpiry } from "./plan";
+import type { QueueSettings } from "./queue/settings";
 import type { Store } from "./store";
-import type { Channel, Platform } from "./types";
+import type { Channel, Credentials, Platform } from "./types";
 import { toChannel } from "./store/channels";
 import { channelInputSchema, describeIssues, idSchema, type ParsedChannelInput } from "./validation";
 
@@ -26,6 +28,10 @@ export interface ChannelView {
   lastOutcome: string | null;
   lastErrorCode: string | null;
   failureCount: number;
+  /** Since when every refresh has failed (ISO); null while the last one succeeded. A channel that keeps failing shows it. */
+  failingSince: string | null;
+  /** When its next refresh is planned (ISO); null: none (needs reconnecting, never expires, or cannot be refreshed). */
+  nextRefreshAt: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -49,6 +55,8 @@ export function toChannelView(channel: Channel): ChannelView {
     lastOutcome: channel.lastOutcome,
     lastErrorCode: channel.lastErrorCode,
     failureCount: channel.failureCount,
+    failingSince: iso(channel.failingSince),
+    nextRefreshAt: iso(channel.nextRefreshAt),
     createdAt: channel.createdAt.toISOString(),
     updatedAt: channel.updatedAt.toISOString(),
   };
@@ -69,16 +77,24 @@ export const listChannelsInput = z.strictObject({
   offset: z.number().int().min(0).max(10_000_000).default(0),
 });
 
-/** Adding, reading and removing channels; tokens are encrypted before they reach the store. */
+/** What the queue does when a channel changes (its plan lives in SQL and needs nothing). */
 export interface ChannelHooks {
-  /** A channel was created or reconnected: plan its expiry-driven refresh. */
-  saved(channel: Channel): Promise<void>;
-  /** A channel was removed: drop its planned refreshes. */
+  /** A channel was removed: drop its pending queued refresh. */
   removed(channel: Channel): Promise<void>;
 }
 
-export function createChannelOperations(deps: { store: Store; keyRing: KeyRing; logger: Logger; hooks?: ChannelHooks }) {
-  const { store, keyRing, logger, hooks } = deps;
+/** Adding, reading and removing channels; tokens are encrypted before they reach the store. */
+export function createChannelOperations(deps: {
+  store: Store;
+  keyRing: KeyRing;
+  logger: Logger;
+  /** The lead times a new or reconnected channel's plan is computed with. */
+  settings: QueueSettings;
+  hooks?: ChannelHooks;
+  now?: () => Date;
+}) {
+  const { store, keyRing, logger, hooks, settings } = deps;
+  const now = deps.now ?? (() => new Date());
   const notify = async (hook: (() => Promise<void>) | undefined) => {
     try {
       await hook?.();
@@ -87,8 +103,23 @@ export function createChannelOperations(deps: { store: Store; keyRing: KeyRing; 
     }
   };
 
+  /** Whether the stored channel holds other credentials than these (or none, or none this key ring can read). */
+  async function credentialsChange(tenantId: string, id: string, credentials: Credentials): Promise<boolean> {
+    const existing = await store.channels.find(tenantId, id);
+    if (!existing) return true;
+    try {
+      const stored = keyRing.decrypt(existing.credentials, { tenantId, channelId: id });
+      return stored.accessToken !== credentials.accessToken || stored.refreshToken !== credentials.refreshToken;
+    } catch {
+      return true;
+    }
+  }
+
   async function save(input: ParsedChannelInput) {
     const id = input.id ?? `ch_${randomUUID().replaceAll("-", "")}`;
+    const credentials: Credentials = { accessToken: input.accessToken, ...(input.refreshToken && { refreshToken: input.refreshToken }) };
+    const expiresAt = input.expiresAt === undefined ? undefined : input.expiresAt === null ? null : new Date(input.expiresAt);
+    const hasRefreshToken = canRefresh(input.type, input.refreshToken);
     const channel = await store.channels.upsert({
       tenantId: input.tenantId,
       id,
@@ -96,21 +127,21 @@ export function createChannelOperations(deps: { store: Store; keyRing: KeyRing; 
       displayName: input.displayName,
       localName: input.localName,
       meta: input.meta ?? {},
-      credentials: keyRing.encrypt(
-        { accessToken: input.accessToken, ...(input.refreshToken && { refreshToken: input.refreshToken }) },
-        { tenantId: input.tenantId, channelId: id },
-      ),
+      credentials: keyRing.encrypt(credentials, { tenantId: input.tenantId, channelId: id }),
+      // Only a reconnect clears the marker of an interrupted refresh: a rename must not hide a token it may have spent.
+      credentialsChanged: input.id === undefined || (await credentialsChange(input.tenantId, id, credentials)),
       keyId: keyRing.activeKeyId,
-      expiresAt: input.expiresAt === undefined ? undefined : input.expiresAt === null ? null : new Date(input.expiresAt),
+      expiresAt,
       refreshTokenExpiresAt:
         input.refreshTokenExpiresAt === undefined
           ? undefined
           : input.refreshTokenExpiresAt === null
             ? null
             : new Date(input.refreshTokenExpiresAt),
-      hasRefreshToken: canRefresh(input.type, input.refreshToken),
+      hasRefreshToken,
+      // Planned from the new expiry in the same statement; an unknown expiry is learnt by refreshing now.
+      nextRefreshAt: planFromExpiry({ type: input.type, hasRefreshToken }, expiresAt === undefined ? now() : expiresAt, now(), settings),
     });
-    await notify(hooks && (() => hooks.saved(channel)));
     return toChannelView(channel);
   }
 

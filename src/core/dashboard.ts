@@ -54,6 +54,7 @@ export function createDashboardQueries(deps: { store: Store; logger: Logger; now
           expiresAt: iso(row.expiresAt),
           lastRefreshedAt: iso(row.lastRefreshedAt),
           lastAttemptAt: iso(row.lastAttemptAt),
+          failingSince: iso(row.failingSince),
         })),
       };
     }),

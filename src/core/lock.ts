@@ -5,13 +5,24 @@ import type { Redis } from "ioredis";
 // Deletes the lock only if it still holds our owner value: a lock that expired and was taken by someone else
 // must not be released by us.
 const RELEASE = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
+// Extends the lock only if it still holds our owner value: a lock that expired meanwhile is not ours to extend.
+const RENEW = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`;
+
+/** A held lock kept alive by renewal. */
+export interface LockHold {
+  /** Stops renewing (the caller releases the lock itself). */
+  stop(): void;
+}
 
 /** A Redis lock per channel with an owner value, shared by every Refresca process on the same Redis. */
 export class ChannelLock {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    /** Longer than the platform call's deadline plus the save, so a live owner never loses it. */
+    /**
+     * How long the lock lives without renewal: longer than a platform call's deadline plus one database step, so that
+     * an owner whose renewals stopped (a long pause, Redis away) still finishes the step it is in before losing it.
+     */
     private readonly ttlMs: number,
   ) {}
 
@@ -29,6 +40,21 @@ export class ChannelLock {
 
   async release(tenantId: string, channelId: string, owner: string): Promise<void> {
     await this.redis.eval(RELEASE, 1, this.key(tenantId, channelId), owner);
+  }
+
+  /**
+   * Renews the lock every third of its lifetime while the work under it runs (the platform call, the save and its
+   * retries), so that a slow save never lets a second refresh in. A renewal Redis cannot answer is tried again at the
+   * next tick; the lock then lives at most its TTL past the last renewal that went through. An owner that lost its
+   * lock all the same cannot write over anyone: every write of an attempt's outcome is fenced by the attempt's id.
+   */
+  hold(tenantId: string, channelId: string, owner: string): LockHold {
+    const key = this.key(tenantId, channelId);
+    const timer = setInterval(() => {
+      this.redis.eval(RENEW, 1, key, owner, this.ttlMs).catch(() => {});
+    }, Math.max(10, Math.floor(this.ttlMs / 3)));
+    timer.unref();
+    return { stop: () => clearInterval(timer) };
   }
 
   /**

@@ -25,8 +25,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(queue: RefreshQueue) {
-    collectDefaultMetrics({ register: this.registry, prefix: "refresca_process_" });
+  /** `unplannedChannels`: how many channels break the keep-alive invariant (the health check's count). */
+  constructor(
+    queue: RefreshQueue,
+    private readonly health: { unplannedChannels?: () => Promise<number> } = {},
+  ) {
+    // No prefix: the process's metrics keep their standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes,
+    // …), which the usual Node.js dashboards query; Refresca's own all start with refresca_.
+    collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: "refresca_queue_jobs",
       help: "Jobs in each queue by state, read from Redis at scrape time.",
@@ -39,6 +45,17 @@ export class Metrics {
         }
       },
     });
+    const unplanned = health.unplannedChannels;
+    if (unplanned) {
+      new Gauge({
+        name: "refresca_channels_unplanned",
+        help: "Active channels whose token expires with no refresh planned, or planned later than the grace allows: always 0 when all is well.",
+        registers: [this.registry],
+        async collect() {
+          this.set(await unplanned());
+        },
+      });
+    }
   }
 
   observeAttempt = (attempt: { platform: string; outcome: string; durationMs: number }) => {
@@ -46,8 +63,11 @@ export class Metrics {
     this.duration.observe({ platform: attempt.platform }, attempt.durationMs / 1000);
   };
 
-  /** Serves GET /metrics (and GET /healthz) on the port; resolves once listening. */
-  async serve(port: number, host = "0.0.0.0"): Promise<http.Server> {
+  /**
+   * Serves GET /metrics (and GET /healthz) on the port; resolves once listening. Only on the loopback address unless
+   * told otherwise (METRICS_HOST): the figures are not for the whole network to read.
+   */
+  async serve(port: number, host = "127.0.0.1"): Promise<http.Server> {
     const server = http.createServer(async (req, res) => {
       if (req.url === "/metrics") {
         try {
@@ -57,7 +77,16 @@ export class Metrics {
           res.writeHead(503, { "content-type": "text/plain" }).end("metrics unavailable: is Redis reachable?\n");
         }
       } else if (req.url === "/healthz") {
-        res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+        // The process answers, and says how many channels break the keep-alive invariant (alert when not 0): a
+        // restart would not plan them, so this stays 200 for a liveness probe.
+        let unplannedChannels: number | null = null;
+        try {
+          unplannedChannels = (await this.health.unplannedChannels?.()) ?? null;
+        } catch {
+          // The database is away: the count is unknown.
+        }
+        const status = unplannedChannels === null ? "unknown" : unplannedChannels === 0 ? "ok" : "unplanned channels";
+        res.writeHead(200, { "content-type": "application/json" }).end(`${JSON.stringify({ status, unplannedChannels })}\n`);
       } else {
         res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
       }

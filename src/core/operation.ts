@@ -38,7 +38,7 @@ export function defineOperation<S extends z.ZodType, R extends object, C extends
   };
 }
 
-export function failureFor(error: unknown, operation: string, logger: Logger): Failure {
+export function failureFor(error: unknown, operation: string, logger: Pick<Logger, "error">): Failure {
   if (error instanceof RefreshError) return failure(error.code, error.message);
   if (error instanceof EnvelopeError) {
     logger.error({ operation, reason: error.reason, err: error.message }, "credentials could not be decrypted");

@@ -33,6 +33,8 @@ export interface ChannelRefreshAnswer {
   newExpiresAt?: string;
   error?: string;
   code?: ErrorCode;
+  /** With RATE_LIMITED: when this channel may be tried again. */
+  retryAfterSeconds?: number;
 }
 
 export interface OperationDependencies {
@@ -60,7 +62,13 @@ function answerOf(outcome: RefreshOutcome): ChannelRefreshAnswer {
   if (outcome.success) {
     return { channelId: outcome.channelId, success: true, ...(outcome.newExpiresAt && { newExpiresAt: outcome.newExpiresAt }) };
   }
-  return { channelId: outcome.channelId, success: false, error: outcome.error, code: outcome.code };
+  return {
+    channelId: outcome.channelId,
+    success: false,
+    error: outcome.error,
+    code: outcome.code,
+    ...(outcome.retryAfterMs !== undefined && { retryAfterSeconds: Math.max(1, Math.ceil(outcome.retryAfterMs / 1000)) }),
+  };
 }
 
 /** Runs `work` over `items` with at most `limit` in flight, keeping the order of the answers. */

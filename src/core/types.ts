@@ -67,6 +67,10 @@ export interface Channel {
   lastOutcome: string | null;
   lastErrorCode: string | null;
   failureCount: number;
+  /** Since when every refresh has failed; null while the last one succeeded. */
+  failingSince: Date | null;
+  /** When the next refresh is planned; null: none (needs reconnecting, never expires, or nothing to refresh with). */
+  nextRefreshAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -13,21 +13,54 @@ const isoDate = z.iso.datetime({ offset: true, error: "must be an ISO-8601 date-
 
 /** Keys that would put a secret in the clear inside `meta`; secrets go in the encrypted fields instead. */
 const SECRET_META_KEY = /token|secret|password|credential/i;
+/** How deep `meta` may nest (meta itself is level 1): ample for platform data, and nothing downstream recurses far. */
+export const MAX_META_DEPTH = 32;
+const MAX_META_JSON_LENGTH = 16_384;
+// 16 kB of JSON holds fewer values than characters: a walk past this many cannot end in an accepted meta.
+const MAX_META_VALUES = MAX_META_JSON_LENGTH;
 
-const metaSchema = z
-  .record(z.string().max(64), z.unknown())
-  .refine((meta) => JSON.stringify(meta).length <= 16_384, "must be at most 16 kB of JSON")
-  .superRefine((meta, ctx) => {
-    for (const key of Object.keys(meta)) {
+type MetaIssue = { path: Array<string | number>; message: string };
+
+/**
+ * What is wrong with a `meta`, found by walking it with an explicit stack: a value nested 20,000 deep must be refused,
+ * not overflow the call stack (JSON.stringify, and zod's own recursion, would). Depth and size are checked before
+ * anything serialises it.
+ */
+function metaIssues(meta: Record<string, unknown>): MetaIssue[] {
+  const issues: MetaIssue[] = [];
+  const pending: Array<{ value: unknown; path: Array<string | number> }> = [{ value: meta, path: [] }];
+  for (let seen = 0; pending.length > 0; seen++) {
+    if (seen >= MAX_META_VALUES) return [{ path: [], message: "must be at most 16 kB of JSON" }];
+    const { value, path } = pending.pop()!;
+    if (typeof value === "bigint" || typeof value === "function" || typeof value === "symbol") {
+      issues.push({ path, message: "must be JSON: a string, number, boolean, null, array or object" });
+      continue;
+    }
+    if (value === null || typeof value !== "object") continue;
+    if (path.length >= MAX_META_DEPTH) return [{ path: [], message: `must be at most ${MAX_META_DEPTH} levels deep` }];
+    if (Array.isArray(value)) {
+      value.forEach((item, index) => pending.push({ value: item, path: [...path, index] }));
+      continue;
+    }
+    for (const [key, item] of Object.entries(value)) {
       if (SECRET_META_KEY.test(key)) {
-        ctx.addIssue({
-          code: "custom",
-          path: [key],
+        issues.push({
+          path: [...path, key],
           message: "looks like a secret: put tokens in accessToken/refreshToken, where they are stored encrypted",
         });
       }
+      pending.push({ value: item, path: [...path, key] });
     }
-  });
+  }
+  if (issues.length === 0 && JSON.stringify(meta).length > MAX_META_JSON_LENGTH) {
+    issues.push({ path: [], message: "must be at most 16 kB of JSON" });
+  }
+  return issues;
+}
+
+const metaSchema = z.record(z.string().max(64), z.unknown()).superRefine((meta, ctx) => {
+  for (const issue of metaIssues(meta)) ctx.addIssue({ code: "custom", ...issue });
+});
 
 /** A channel as `channels.upsert` and `refresca channels import` take it. */
 export const channelInputSchema = z.strictObject({

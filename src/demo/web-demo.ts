@@ -5,9 +5,11 @@ import type { Logger } from "../core/logger";
 import { ensureWebBuild } from "../launcher/build-web";
 import { ensureRedisForDemo, freePort, portIsFree, RedisMissingError, safeUrl, type RedisForDemo } from "../launcher/local-redis";
 import { startWebProcess, type WebProcess } from "../launcher/web-process";
-import { createRefresca, type Refresca } from "../refresca";
+import { createRefrescaFromConfig } from "../from-env";
+import type { Refresca } from "../refresca";
 import { refrescaEnvFor, refrescaSettingsFor, startSimulator, type Simulator } from "../simulator";
 import { demoChannels } from "./seed";
+import { startDemoReceiver } from "./webhook-receiver";
 
 const TENANT = "demo";
 /** Short-lived TikTok tokens, so refreshes keep happening while someone watches the dashboard. */
@@ -48,7 +50,16 @@ export async function runDemo(config: RefrescaConfig, logger: Logger, waitForSto
     say(`  ✓ Platform simulator at ${simulator.url} (TikTok access tokens live ${TIKTOK_TOKEN_MINUTES} minutes)`);
 
     const { endpoints, apps } = refrescaSettingsFor(simulator.url);
-    const refresca: Refresca = await createRefresca({ logger, env: withoutDatabaseUrl(process.env), redisUrl: redis.url, endpoints, apps });
+    // The demo keeps its own embedded PostgreSQL whatever DATABASE_URL says.
+    const { databaseUrl: _ignored, ...embeddedConfig } = config;
+    // The demo's webhook receiver listens on 127.0.0.1: private addresses are allowed here only.
+    const refresca: Refresca = await createRefrescaFromConfig(embeddedConfig, {
+      logger,
+      redisUrl: redis.url,
+      endpoints,
+      apps,
+      webhooks: { allowPrivate: true, scanIntervalMs: 2000 },
+    });
     cleanups.push(() => refresca.close());
     // Starting the embedded server installs signal hooks that exit at once; the demo stops things in its own order.
     dropLibrarySignalHooks();
@@ -64,6 +75,10 @@ export async function runDemo(config: RefrescaConfig, logger: Logger, waitForSto
     const productKey = await demoProductKey(refresca);
     const recurring = await refresca.scheduleRecurringTokenRefresh({ tenantId: TENANT, intervalMinutes: RECURRING_MINUTES });
     if (!recurring.success) throw new Error(`Could not set the recurring refresh: ${recurring.error}`);
+    const receiver = await startDemoReceiver(say);
+    cleanups.push(() => receiver.close());
+    receiver.use(await demoWebhook(refresca, receiver.url));
+    say(`  ✓ Webhook receiver at ${receiver.url}: it verifies and prints each event (the revoked TikTok channel sends channel.needs_reauth)`);
     await refresca.startWorker();
     say(`  ✓ Tenant "${TENANT}": ${channels.length} channels on 4 platforms, refreshed every ${RECURRING_MINUTES} minutes by a worker`);
 
@@ -116,6 +131,18 @@ async function demoProductKey(refresca: Refresca): Promise<string> {
   const made = await refresca.apiKeys.create({ name: PRODUCT_KEY_NAME, tenantId: TENANT, scopes: ["tokens:read", "channels:read"] });
   if (!made.success) throw new Error(`Could not create the demo's API key: ${made.error}`);
   return made.apiKey;
+}
+
+/** Registers the demo's receiver as the demo tenant's endpoint (the previous start's, on another port, is removed). */
+async function demoWebhook(refresca: Refresca, url: string): Promise<string> {
+  const listed = await refresca.webhooks.list({ tenantId: TENANT });
+  if (!listed.success) throw new Error(`Could not list the demo's webhooks: ${listed.error}`);
+  for (const old of listed.endpoints.filter((endpoint) => endpoint.url.startsWith("http://127.0.0.1:"))) {
+    await refresca.webhooks.remove({ tenantId: TENANT, endpointId: old.id });
+  }
+  const added = await refresca.webhooks.add({ tenantId: TENANT, url });
+  if (!added.success) throw new Error(`Could not register the demo's webhook: ${added.error}`);
+  return added.secret;
 }
 
 function withoutDatabaseUrl(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { open, readdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
@@ -17,6 +18,11 @@ async function newestSource(entry: string): Promise<number> {
   let newest = info.mtimeMs; // a deleted file changes its folder
   for (const child of await readdir(entry)) newest = Math.max(newest, await newestSource(path.join(entry, child)));
   return newest;
+}
+
+/** Whether the web app's sources are here, as in a checkout: the npm package does not ship them. */
+export function webAppIsHere(): boolean {
+  return existsSync(path.join(PROJECT_DIR, "next.config.ts")) && existsSync(path.join(PROJECT_DIR, "src", "app"));
 }
 
 /** Whether `.next` is missing or older than a source file. */

@@ -19,6 +19,7 @@ const faultInput = z.object({
   kind: z.enum(["throttle", "unavailable", "html502", "timeout", "malformed"]),
   platform: platform.optional(),
   count: z.number().int().min(1).optional(),
+  forSeconds: z.number().positive().optional(),
   retryAfterSeconds: z.number().min(0).optional(),
   regainAccessMinutes: z.number().min(0).optional(),
   graphCode: z.number().int().optional(),
@@ -34,7 +35,15 @@ const configPatch = z.object({
     .optional(),
   instagram: z.object({ tokenLifetimeSeconds: lifetime, minAgeSeconds: z.number().min(0) }).partial().optional(),
   tiktok: z
-    .object({ clientKey: z.string(), clientSecret: z.string(), accessLifetimeSeconds: lifetime, refreshLifetimeSeconds: lifetime })
+    .object({
+      clientKey: z.string(),
+      clientSecret: z.string(),
+      accessLifetimeSeconds: lifetime,
+      refreshLifetimeSeconds: lifetime,
+      replaceFields: z.record(z.string(), z.unknown()),
+      omitFields: z.array(z.string()),
+      requestsPerMinute: z.number().int().min(1).nullable(),
+    })
     .partial()
     .optional(),
 });

@@ -15,6 +15,8 @@ export interface Fault {
   platform?: SimPlatform;
   /** @defaultValue 1 */
   count?: number;
+  /** Every call during this many seconds from now fails (an outage by the clock); `count` is then ignored. */
+  forSeconds?: number;
   /** Adds a `Retry-After` header, in seconds. */
   retryAfterSeconds?: number;
   /** Meta throttle: `estimated_time_to_regain_access` (minutes). @defaultValue ceil(retryAfterSeconds / 60), else 1 */
@@ -25,22 +27,28 @@ export interface Fault {
   status?: 500 | 503;
 }
 
-/** Pending faults, consumed in the order they were injected, one per call. */
+/** Pending faults, consumed in the order they were injected, one per call (or, with `forSeconds`, until a time). */
 export class FaultQueue {
-  private pending: Array<Fault & { remaining: number }> = [];
+  private pending: Array<Fault & { remaining: number; until?: number }> = [];
 
   add(fault: Fault): void {
+    if (fault.forSeconds !== undefined) {
+      this.pending.push({ ...fault, remaining: Infinity, until: Date.now() + fault.forSeconds * 1000 });
+      return;
+    }
     const remaining = fault.count ?? 1;
     if (remaining > 0) this.pending.push({ ...fault, remaining });
   }
 
   take(platform: SimPlatform): Fault | undefined {
+    const now = Date.now();
+    this.pending = this.pending.filter((f) => f.until === undefined || f.until > now);
     const index = this.pending.findIndex((f) => f.platform === undefined || f.platform === platform);
     const entry = this.pending[index];
     if (!entry) return undefined;
     entry.remaining -= 1;
     if (entry.remaining <= 0) this.pending.splice(index, 1);
-    const { remaining: _remaining, ...fault } = entry;
+    const { remaining: _remaining, until: _until, ...fault } = entry;
     return fault;
   }
 

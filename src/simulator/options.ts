@@ -41,6 +41,19 @@ export interface TikTokSimOptions {
   accessLifetimeSeconds: number;
   /** @defaultValue 365 days */
   refreshLifetimeSeconds: number;
+  /**
+   * Fields set to these values in successful refresh answers (after the rotation happened), e.g. `{ scope: null }`:
+   * a platform whose answer changed shape. @defaultValue {}
+   */
+  replaceFields: Record<string, unknown>;
+  /** Fields left out of successful refresh answers, e.g. `["refresh_expires_in"]`. @defaultValue [] */
+  omitFields: string[];
+  /**
+   * The app's quota: refresh calls taken in any one-minute sliding window before TikTok answers 429
+   * `rate_limit_exceeded`, for every channel of the app alike (TikTok's documented default for its v2 APIs is 600).
+   * null: no quota. @defaultValue null
+   */
+  requestsPerMinute: number | null;
 }
 
 /** Added delay before a platform endpoint answers: one figure for all, or per platform. */
@@ -86,6 +99,9 @@ export function defaultConfig(): SimulatorConfig {
       clientSecret: SIM_TIKTOK_CLIENT_SECRET,
       accessLifetimeSeconds: DAY,
       refreshLifetimeSeconds: 365 * DAY,
+      replaceFields: {},
+      omitFields: [],
+      requestsPerMinute: null,
     },
   };
 }

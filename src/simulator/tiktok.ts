@@ -37,6 +37,20 @@ export function sendTikTokFault(res: ServerResponse, fault: Fault): void {
   }
 }
 
+// When the app's recent calls were taken, per simulator: TikTok counts requests in a one-minute sliding window.
+const quotaWindows = new WeakMap<SimulatorState, number[]>();
+
+/** Counts this call against the app's quota; true when the quota of the last minute is already spent. */
+function overQuota(state: SimulatorState, perMinute: number | null): boolean {
+  if (perMinute === null) return false;
+  const now = Date.now();
+  const recent = (quotaWindows.get(state) ?? []).filter((at) => at > now - 60_000);
+  quotaWindows.set(state, recent);
+  if (recent.length >= perMinute) return true;
+  recent.push(now);
+  return false;
+}
+
 /**
  * `POST /v2/oauth/token/` with `grant_type=refresh_token`: TikTok's refresh, with rotation and reuse detection.
  * Errors come sometimes with a 4xx and sometimes with a 200, as TikTok does: clients must read the body.
@@ -51,6 +65,9 @@ export function handleTikTokRefresh(state: SimulatorState, form: URLSearchParams
   }
   if (form.get("grant_type") !== "refresh_token") {
     return sendTikTokError(res, 400, "unsupported_grant_type", "The grant type is not supported.");
+  }
+  if (overQuota(state, config.requestsPerMinute)) {
+    return sendTikTokError(res, 429, "rate_limit_exceeded", "The API rate limit was exceeded. Please try again later.");
   }
   const presented = form.get("refresh_token");
   if (!presented) return sendTikTokError(res, 400, "invalid_request", "The request parameters are malformed.");
@@ -74,7 +91,7 @@ export function handleTikTokRefresh(state: SimulatorState, form: URLSearchParams
   const family = { family: record.family, openId: record.openId, grantExpiresAt: null, issuedAt: now } as const;
   const access = state.mint({ ...family, platform: "tiktok", kind: "access", expiresAt: now + config.accessLifetimeSeconds * 1000 });
   const refresh = state.mint({ ...family, platform: "tiktok", kind: "refresh", expiresAt: now + config.refreshLifetimeSeconds * 1000 });
-  sendJson(res, 200, {
+  const answer: Record<string, unknown> = {
     access_token: access.token,
     expires_in: config.accessLifetimeSeconds,
     open_id: record.openId,
@@ -82,5 +99,8 @@ export function handleTikTokRefresh(state: SimulatorState, form: URLSearchParams
     refresh_token: refresh.token,
     scope: SCOPE,
     token_type: "Bearer",
-  });
+    ...config.replaceFields,
+  };
+  for (const field of config.omitFields) delete answer[field];
+  sendJson(res, 200, answer);
 }

@@ -1,28 +1,29 @@
 import type { Failure } from "../core/errors";
 import { failureFor } from "../core/operation";
+import { createOAuthRefreshActions, type OAuthRefreshAction, type OperationAnswer, type OperationInput } from "../next";
 import type { Refresca } from "../refresca";
 import { currentSession } from "./auth";
-import { forSession } from "./policy";
+import { forSession, sessionTenant } from "./policy";
 import { webLogger, webRuntime } from "./runtime";
 
 /** The specification's eight operations, as the server actions expose them. */
-export type SpecOperation =
-  | "refreshChannelToken"
-  | "refreshMultipleChannelTokens"
-  | "getChannelsNeedingTokenRefresh"
-  | "scheduleChannelTokenRefresh"
-  | "scheduleRecurringTokenRefresh"
-  | "cancelRecurringTokenRefresh"
-  | "getTokenRefreshJobsStatus"
-  | "getRefreshStatistics";
-
-export type OperationInput<K extends SpecOperation> = Parameters<Refresca[K]>[0];
-export type OperationAnswer<K extends SpecOperation> = Awaited<ReturnType<Refresca[K]>>;
+export type SpecOperation = OAuthRefreshAction;
+export type { OperationAnswer, OperationInput };
 
 /**
- * The one wrapper of everything the browser can reach (server actions, route handlers, page reads): read the
- * session → check that it may act for the requested tenant → run the core operation, which validates its input with
- * zod. Nothing is touched before both checks pass. Expected failures come back as `{ success: false, error, code }`;
+ * The specification's eight server actions of Refresca's own app: made by the same factory a product uses
+ * (`refresca/next`), with the dashboard session as `tenantOf` (a tenant key: its own tenant; the admin key: any).
+ */
+export const oauthRefreshActions = createOAuthRefreshActions({
+  refresca: async () => (await webRuntime()).refresca,
+  tenantOf: async () => sessionTenant(await currentSession()),
+  logger: webLogger,
+});
+
+/**
+ * The same wrapper for what the browser can reach beyond the eight (dashboard reads, API key actions): read the
+ * session → check that it may act for the requested tenant → run, whose operation validates its input with zod.
+ * Nothing is touched before both checks pass. Expected failures come back as `{ success: false, error, code }`;
  * anything unexpected is logged and answered with a generic sentence.
  */
 export async function withTenant<R extends object>(
@@ -37,9 +38,7 @@ export async function withTenant<R extends object>(
   }
 }
 
-/** A specification operation behind the wrapper: what every export of `@/app/actions/oauth-refresh` is. */
+/** A specification operation behind the access check, for pages and route handlers (the actions are the same). */
 export function tenantOperation<K extends SpecOperation>(operation: K, input: OperationInput<K>): Promise<OperationAnswer<K>> {
-  return withTenant(operation, input, (refresca) =>
-    (refresca[operation] as (input: OperationInput<K>) => Promise<OperationAnswer<K>>)(input),
-  ) as Promise<OperationAnswer<K>>;
+  return oauthRefreshActions[operation](input) as Promise<OperationAnswer<K>>;
 }

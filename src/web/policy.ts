@@ -1,4 +1,5 @@
-import { failure, type Failure } from "../core/errors";
+import type { Failure } from "../core/errors";
+import { ANY_TENANT, tenantAccessRefusal, type TenantAccess } from "../next/access";
 
 /** Who is signed in: an admin (any tenant) or one tenant. */
 export type Session = { role: "admin" } | { role: "tenant"; tenantId: string; tenantName: string };
@@ -8,19 +9,22 @@ export function mayActFor(session: Session, tenantId: string): boolean {
   return session.role === "admin" || session.tenantId === tenantId;
 }
 
+/** A dashboard session as `refresca/next`'s `tenantOf` answers: its tenant, every tenant for the admin, or null. */
+export function sessionTenant(session: Session | null): TenantAccess {
+  if (!session) return null;
+  return session.role === "admin" ? ANY_TENANT : session.tenantId;
+}
+
 /**
  * The access check of everything the browser can reach, separate from how the session is read so it can be tested
- * alone: no session → UNAUTHORIZED; a `tenantId` this session may not act for → FORBIDDEN; only then `run`, whose
- * operation validates the rest of the input. Nothing runs before both checks pass.
+ * alone — the same rule as `refresca/next`'s actions: no session → UNAUTHORIZED; a `tenantId` this session may not
+ * act for → FORBIDDEN; only then `run`, whose operation validates the rest of the input. Nothing runs before both
+ * checks pass.
  */
 export async function forSession<R extends object>(
   session: Session | null,
   input: unknown,
   run: () => Promise<R | Failure>,
 ): Promise<R | Failure> {
-  if (!session) return failure("UNAUTHORIZED", "Sign in first: there is no session, or it has expired.");
-  const tenantId = typeof input === "object" && input !== null ? (input as { tenantId?: unknown }).tenantId : undefined;
-  if (typeof tenantId !== "string") return failure("INVALID_INPUT", "Invalid input: tenantId: must be a string.");
-  if (!mayActFor(session, tenantId)) return failure("FORBIDDEN", "This session may not act for that tenant.");
-  return run();
+  return tenantAccessRefusal(sessionTenant(session), input) ?? run();
 }

@@ -1,7 +1,8 @@
 import pino from "pino";
 import { loadConfig, LOG_LEVELS, resolveSessionSecret } from "../config";
 import { createLogger, type Logger } from "../core/logger";
-import { createRefresca, type Refresca } from "../refresca";
+import { createRefrescaFromConfig } from "../from-env";
+import type { Refresca } from "../refresca";
 import { sessionKey } from "./session";
 
 /** What the web app's server code shares: one Refresca per process, and the session settings. */
@@ -39,7 +40,7 @@ async function start(): Promise<WebRuntime> {
   const logger = webLogger;
   const secret = await resolveSessionSecret(config, (message) => logger.info(message));
   // Not migrating: bundled code cannot find the migration files, and `refresca web` migrated before serving.
-  const refresca = await createRefresca({ logger, migrate: false });
+  const refresca = await createRefrescaFromConfig(config, { logger, migrate: false });
   return {
     refresca,
     logger,

@@ -25,13 +25,14 @@ export async function signInWithKey(submitted: string): Promise<SignInResult> {
   const { refresca, logger } = runtime;
   const throttle = new SignInThrottle(refresca.internals.redis, refresca.internals.keyPrefix);
   try {
-    const waitSeconds = await throttle.lockedFor(client.ip);
-    if (waitSeconds > 0) {
-      return { ok: false, error: `Too many failed sign-ins from your address. Try again in ${waitSeconds} seconds.` };
+    const attempt = await throttle.attempt(client.ip, async () =>
+      key && key.length <= MAX_KEY_LENGTH ? await refresca.tenants.authenticate(key, runtime.adminKey) : null,
+    );
+    if (attempt.outcome === "locked") {
+      return { ok: false, error: `Too many failed sign-ins from your address. Try again in ${attempt.waitSeconds} seconds.` };
     }
-    const holder = key && key.length <= MAX_KEY_LENGTH ? await refresca.tenants.authenticate(key, runtime.adminKey) : null;
-    if (!holder) {
-      const lockout = await throttle.failed(client.ip);
+    if (attempt.outcome === "failed") {
+      const lockout = attempt.lockoutSeconds;
       await sleep(FAILURE_DELAY_MS);
       logger.warn({ lockoutSeconds: lockout }, "failed dashboard sign-in"); // never the submitted key
       return {
@@ -41,7 +42,7 @@ export async function signInWithKey(submitted: string): Promise<SignInResult> {
           : "This key is not valid.",
       };
     }
-    await throttle.succeeded(client.ip);
+    const holder = attempt.holder;
     const token = await sealSession(
       holder.role === "admin"
         ? { role: "admin", keyId: adminKeyId(runtime.adminKey!) }

@@ -56,7 +56,6 @@ export async function startHarness(
     encryptionKeys: TEST_KEYS,
     ...refrescaSettingsFor(simulator.url),
     platformTimeoutMs: 3000,
-    env: {},
     ...setup.refresca,
   };
   const refresca = await createRefresca({

@@ -9,7 +9,7 @@ import { waitFor } from "./wait";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 // Variables that configure Refresca: a worker process gets only the ones the test gives it.
-const OWN_VARIABLES = /^(REFRESCA_|META_|TIKTOK_|INSTAGRAM_|METRICS_PORT$|DATABASE_URL$|REDIS_URL$|LOG_LEVEL$)/;
+const OWN_VARIABLES = /^(REFRESCA_|META_|TIKTOK_|INSTAGRAM_|METRICS_PORT$|METRICS_HOST$|DATABASE_URL$|REDIS_URL$|LOG_LEVEL$)/;
 
 /** A free TCP port on 127.0.0.1 (free when asked; good enough for a test's private server). */
 export async function freePort(): Promise<number> {

@@ -11,6 +11,7 @@ export function Nav() {
     ["/", "Overview"],
     ["/channels", "Channels"],
     ["/keys", "API keys"],
+    ["/webhooks", "Webhooks"],
     ["/audit", "Token reads"],
   ];
   return (

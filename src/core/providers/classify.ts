@@ -140,7 +140,9 @@ export function graphFailure(answer: PlatformAnswer, context: CallContext): Refr
 
   // Throttling first: Meta marks throttles `is_transient` too, but they must wait as told, not retry at once.
   if (GRAPH_THROTTLE.has(code) || (code >= 80001 && code <= 80014)) {
-    return rateLimited(answer, context, platformCode, details, regainAccessMs(answer.headers));
+    // Code 4 is the application's own request limit: every channel refreshed through the app must wait, not just this one.
+    const scope: Details = code === 4 ? { throttleScope: "app" } : {};
+    return rateLimited(answer, context, platformCode, { ...details, ...scope }, regainAccessMs(answer.headers));
   }
   if (code === 101 || (code === 1 && /client secret|application/i.test(message))) return appRejected(answer, context, platformCode, details);
   if (code === 190 || code === 102) {
@@ -246,6 +248,21 @@ export const tokenValue = z.string().min(1).regex(/^\S+$/);
 export const expiresInSeconds = z
   .union([z.number(), z.string().trim().regex(/^\d+(\.\d+)?$/).transform(Number)])
   .pipe(z.number().positive());
+/** A lifetime in seconds read leniently: the number when `expiresInSeconds` accepts it and it is at most `max`; else undefined. */
+export function lenientSeconds(value: unknown, max: number): number | undefined {
+  const parsed = expiresInSeconds.safeParse(value);
+  return parsed.success && Number.isFinite(parsed.data) && parsed.data <= max ? parsed.data : undefined;
+}
+
+/**
+ * A non-secret fact of an answer read leniently: a short string as it is, a finite number as its digits, anything else
+ * (null, objects, empty or overlong text) dropped. Such facts only inform; they never decide whether a refresh counts.
+ */
+export function lenientFact(value: unknown, maxLength = 256): string | undefined {
+  const text = typeof value === "string" ? value : typeof value === "number" && Number.isFinite(value) ? String(value) : undefined;
+  return text !== undefined && text.length > 0 && text.length <= maxLength ? text : undefined;
+}
+
 /** `token_type`, when present, must be bearer. */
 export const bearerType = z.string().regex(/^bearer$/i);
 

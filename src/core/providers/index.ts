@@ -1,5 +1,5 @@
 import { RefreshError } from "../errors";
-import type { Channel } from "../types";
+import type { Channel, Platform } from "../types";
 import { createMetaProvider } from "./facebook";
 import { createInstagramProvider } from "./instagram";
 import { createTikTokProvider } from "./tiktok";
@@ -15,6 +15,14 @@ export const DEFAULT_ENDPOINTS: PlatformEndpoints = {
   instagramGraphUrl: "https://graph.instagram.com",
   tiktokApiUrl: "https://open.tiktokapis.com",
 };
+
+// Facebook, Instagram and WhatsApp are refreshed through one Meta app (META_APP_ID): a throttle of the app holds for all.
+const META_APP: readonly Platform[] = ["facebook", "instagram", "whatsapp"];
+
+/** The platforms refreshed through the same platform app as `platform` (itself included). */
+export function platformsSharingApp(platform: Platform): readonly Platform[] {
+  return META_APP.includes(platform) ? META_APP : [platform];
+}
 
 export interface Providers {
   /** The provider that refreshes this channel (Instagram via Facebook Login uses Meta's exchange). */

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { RefreshError } from "../errors";
 import type { TokenSet } from "../types";
-import { bearerType, expiresInSeconds, parseSuccess, tiktokErrorName, tiktokFailure, tokenValue } from "./classify";
+import { lenientFact, lenientSeconds, parseSuccess, tiktokErrorName, tiktokFailure, tokenValue } from "./classify";
 import { send, type CallContext, type PlatformAnswer } from "./http";
 import type { PlatformProvider, ProviderOptions, RefreshRequest, ResolvedProviderOptions as Options } from "./types";
 
@@ -29,31 +29,43 @@ export function tiktokRefreshRequest(
   }, { transport: options.transport, timeoutMs: options.timeoutMs, ...(request.signal && { signal: request.signal }), context });
 }
 
-const tiktokTokenAnswer = z.object({
-  access_token: tokenValue,
-  expires_in: expiresInSeconds,
-  refresh_token: tokenValue,
-  refresh_expires_in: expiresInSeconds,
-  open_id: z.string().optional(),
-  scope: z.string().optional(),
-  token_type: bearerType.optional(),
-});
+// Only the two tokens decide whether TikTok's answer is a rotation: once TikTok sent them, the refresh token just used
+// is spent, so throwing the answer away over a field that does not matter would lose the channel (the retry would
+// present the spent token: ROTATION_LOST). Everything else is read leniently below.
+const tiktokTokenAnswer = z.object({ access_token: tokenValue, refresh_token: tokenValue });
 
-/** Validates TikTok's answer (whatever its HTTP status, since TikTok sends some errors with 200) and maps it. */
+// TikTok documents access tokens living 24 hours (DESIGN: 2 h–24 h). An answer whose `expires_in` is missing or not
+// believable gets one hour: shorter than any documented lifetime, so the token is refreshed again before it can have
+// expired — one extra call at worst, instead of a channel whose token died unnoticed.
+const FALLBACK_ACCESS_LIFETIME_SECONDS = 3600;
+const MAX_ACCESS_LIFETIME_SECONDS = 366 * 86_400;
+// Refresh tokens live up to a year; a longer claim is not believable either.
+const MAX_REFRESH_LIFETIME_SECONDS = 2 * 366 * 86_400;
+
+/**
+ * Validates TikTok's answer (whatever its HTTP status, since TikTok sends some errors with 200) and maps it. The tokens
+ * must be valid; `expires_in` falls back to a conservative hour; a missing or unbelievable `refresh_expires_in` leaves
+ * `refreshTokenExpiresAt` unset, so the deadline already stored is kept (the rotated token is not known to outlive it);
+ * `open_id`, `scope` and `token_type` are kept when readable and dropped otherwise.
+ */
 export function processTikTokRefreshResponse(answer: PlatformAnswer, request: RefreshRequest, context: CallContext): TokenSet {
   if (answer.status < 200 || answer.status >= 300 || tiktokErrorName(answer.json)) throw tiktokFailure(answer, context);
-  const body = parseSuccess(tiktokTokenAnswer, answer, context);
+  const tokens = parseSuccess(tiktokTokenAnswer, answer, context);
+  const body = answer.json as Record<string, unknown>;
   const now = request.now.getTime();
+  const expiresIn = lenientSeconds(body.expires_in, MAX_ACCESS_LIFETIME_SECONDS) ?? FALLBACK_ACCESS_LIFETIME_SECONDS;
+  const refreshExpiresIn = lenientSeconds(body.refresh_expires_in, MAX_REFRESH_LIFETIME_SECONDS);
   const details: Record<string, string> = {};
-  if (body.scope !== undefined) details.scope = body.scope;
-  if (body.open_id !== undefined) details.open_id = body.open_id;
-  if (body.token_type !== undefined) details.token_type = body.token_type;
+  for (const field of ["scope", "open_id", "token_type"] as const) {
+    const fact = lenientFact(Array.isArray(body[field]) ? (body[field] as unknown[]).join(",") : body[field], field === "scope" ? 1024 : 256);
+    if (fact !== undefined) details[field] = fact;
+  }
   return {
-    accessToken: body.access_token,
-    expiresAt: new Date(now + body.expires_in * 1000),
+    accessToken: tokens.access_token,
+    expiresAt: new Date(now + expiresIn * 1000),
     // Rotated: the refresh token just sent no longer works, so this one must be stored.
-    refreshToken: body.refresh_token,
-    refreshTokenExpiresAt: new Date(now + body.refresh_expires_in * 1000),
+    refreshToken: tokens.refresh_token,
+    ...(refreshExpiresIn !== undefined && { refreshTokenExpiresAt: new Date(now + refreshExpiresIn * 1000) }),
     details,
   };
 }

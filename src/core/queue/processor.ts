@@ -31,7 +31,6 @@ export function signalFor(code: ErrorCode, retryAfterMs: number | undefined): Jo
   }
 }
 
-const DEFAULT_RATE_LIMIT_WAIT_MS = 60_000;
 // A job finding its channel locked waits this long, then steps aside until the lock expires (its holder may be a
 // dead worker whose lock outlives it) instead of holding a job slot meanwhile.
 const JOB_LOCK_WAIT_MS = 2000;
@@ -46,8 +45,10 @@ export interface RefreshJobResult {
 export function createRefreshProcessor(deps: { refresher: ChannelRefresher; queue: RefreshQueue; logger: Logger }) {
   const { settings } = deps.queue;
   return async (job: RefreshJob, token?: string): Promise<RefreshJobResult> => {
-    const { tenantId, channelId, trigger, ifExpiresBy } = job.data;
+    const { tenantId, channelId, trigger, ifExpiresBy, version } = job.data;
     const attempt = job.attemptsMade + 1;
+    // A job queued for the channel's plan leaves retries and waits to the plan: every outcome wrote the next one.
+    const planned = version !== undefined;
     const log = (line: string) => job.log(line).catch(() => 0);
     await log(`attempt ${attempt}/${job.opts.attempts ?? 1}: refreshing channel ${channelId} (${trigger})`);
     const outcome: RefreshOutcome = await deps.refresher.refresh({
@@ -57,6 +58,7 @@ export function createRefreshProcessor(deps: { refresher: ChannelRefresher; queu
       jobId: job.id,
       attempt,
       ...(ifExpiresBy && { onlyIfExpiringBefore: new Date(ifExpiresBy) }),
+      ...(planned && { onlyIfVersion: version }),
       lockWaitMs: JOB_LOCK_WAIT_MS,
     });
     if (outcome.success) {
@@ -69,7 +71,14 @@ export function createRefreshProcessor(deps: { refresher: ChannelRefresher; queu
     }
 
     const summary = `${outcome.code}: ${outcome.error}`;
-    switch (signalFor(outcome.code, outcome.retryAfterMs)) {
+    const signal = signalFor(outcome.code, outcome.retryAfterMs);
+    if (planned && signal !== "complete") {
+      // The failure planned the next attempt (or, flagged, none); another holder of the lock writes its own outcome.
+      await log(`not refreshed: ${summary}; the channel's plan holds the next attempt`);
+      if (signal === "defer") return { outcome: "skipped", reason: outcome.code };
+      throw new UnrecoverableError(summary);
+    }
+    switch (signal) {
       case "complete":
         await log(`nothing to do: ${summary}`);
         return { outcome: "skipped", reason: outcome.code };
@@ -81,15 +90,18 @@ export function createRefreshProcessor(deps: { refresher: ChannelRefresher; queu
         throw new UnrecoverableError(summary);
       case "defer": {
         const deferrals = (job.data.rateLimitDeferrals ?? 0) + 1;
-        const wait = outcome.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS;
+        const wait = outcome.retryAfterMs ?? settings.defaultRateLimitWaitMs;
         if (deferrals > settings.maxRateLimitDeferrals || wait > settings.maxRateLimitWaitMs) {
-          await log(`failed: ${summary}; the platform asked to wait ${Math.round(wait / 1000)} s, beyond the limits`);
+          // The job stops waiting; the channel does not: its plan already waits for the platform's "not before".
+          await log(`failed: ${summary}; the platform asked to wait ${Math.round(wait / 1000)} s, beyond what a job waits (the channel's plan waits instead)`);
           throw new UnrecoverableError(summary);
         }
         // Waiting for a rate limit does not consume an attempt: the job is put back, not failed.
         await job.updateData({ ...job.data, rateLimitDeferrals: deferrals });
         await log(`${outcome.code === "RATE_LIMITED" ? "rate limited" : "channel busy"}: waiting ${Math.round(wait / 1000)} s (deferral ${deferrals})`);
-        await job.moveToDelayed(Date.now() + wait, token);
+        const until = Date.now() + wait;
+        await job.moveToDelayed(until, token);
+        await deps.queue.tenantJobs.track(tenantId, [{ id: job.id!, dueAt: until }]).catch(() => {});
         throw new DelayedError();
       }
     }

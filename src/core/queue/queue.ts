@@ -1,9 +1,9 @@
 import { Queue, type Job, type JobsOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import type { RefreshTrigger } from "../refresh";
-import type { Channel, Platform } from "../types";
-import { expiryJobId, REFRESH_QUEUE, redisNames, refreshDedupId, SWEEP_QUEUE, sweepSchedulerId, type RedisNames } from "./names";
-import { expiryRefreshAt, type QueueSettings } from "./settings";
+import type { ClaimedPlan } from "../store";
+import { REFRESH_QUEUE, redisNames, refreshDedupId, SWEEP_QUEUE, sweepSchedulerId, type RedisNames } from "./names";
+import type { QueueSettings } from "./settings";
 import { TenantJobs } from "./tenant-jobs";
 
 /** What a refresh job carries: ids only, never a token. */
@@ -13,6 +13,11 @@ export interface RefreshJobData {
   trigger: RefreshTrigger;
   /** Refresh only while the channel still expires by then (ISO); a later expiry means someone refreshed it. */
   ifExpiresBy?: string;
+  /**
+   * A refresh queued for the channel's plan (trigger "expiry"): only while the channel is still at this version. Any
+   * outcome or reconnect since wrote a newer plan, which the scheduler queues on its own.
+   */
+  version?: number;
   /** Times this job was put back because the platform rate limited it. */
   rateLimitDeferrals?: number;
 }
@@ -73,10 +78,11 @@ export class RefreshQueue {
       { tenantId, channelId, trigger: options.trigger },
       { delay: options.delayMs, deduplication: { id: dedupId, reschedule: earlier } },
     );
-    await this.tenantJobs.track(tenantId, [job.id!]);
     // Absorbed by the pending job: it runs when it was due, or now at our time if we moved it earlier.
     const absorbed = pendingAt !== undefined && job.id === pendingId && !earlier;
-    return { jobId: job.id!, scheduledFor: new Date(absorbed ? pendingAt : job.timestamp + options.delayMs) };
+    const scheduledFor = new Date(absorbed ? pendingAt : job.timestamp + options.delayMs);
+    await this.tenantJobs.track(tenantId, [{ id: job.id!, dueAt: scheduledFor.getTime() }]);
+    return { jobId: job.id!, scheduledFor };
   }
 
   /** Queues a refresh of each channel now (a sweep's finds), in one round trip; pending ones absorb duplicates. */
@@ -93,63 +99,39 @@ export class RefreshQueue {
         opts: { deduplication: { id: refreshDedupId(tenantId, channel.id), reschedule: true } } satisfies JobsOptions,
       })),
     );
-    await this.tenantJobs.track(tenantId, jobs.map((job) => job.id!));
+    const now = Date.now();
+    await this.tenantJobs.track(tenantId, jobs.map((job) => ({ id: job.id!, dueAt: now })));
     return jobs.length;
   }
 
   /**
-   * Queues the channel's next refresh shortly before its token expires, replacing the one queued for its previous
-   * expiry. One job per channel and expiry: queuing the same expiry twice is a no-op.
+   * Queues the refresh of each channel a scheduler claimed, delayed until it is due. One job per claim, holding the
+   * plan's version: a job whose plan was replaced meanwhile finishes without calling the platform. No retries in
+   * BullMQ: a failure writes the channel's next plan, which the scheduler queues when it comes due.
    */
-  async scheduleExpiryRefresh(channel: Pick<Channel, "tenantId" | "id" | "type" | "expiresAt" | "status">, previousExpiresAt?: Date | null) {
-    // Two different job ids: both are sent at once rather than one after the other's answer.
-    await Promise.all([
-      previousExpiresAt && previousExpiresAt.getTime() !== channel.expiresAt?.getTime()
-        ? this.removeExpiryRefresh(channel.tenantId, channel.id, previousExpiresAt)
-        : undefined,
-      channel.expiresAt && channel.status === "active"
-        ? this.addExpiryJobs([{ tenantId: channel.tenantId, id: channel.id, type: channel.type, expiresAt: channel.expiresAt }])
-        : undefined,
-    ]);
-  }
-
-  /** Adds expiry-driven jobs in bulk (also how they are rebuilt after Redis lost its data). */
-  async addExpiryJobs(channels: Array<{ tenantId: string; id: string; type: string; expiresAt: Date }>): Promise<void> {
-    if (channels.length === 0) return;
-    const now = new Date();
+  async enqueuePlanned(claims: readonly ClaimedPlan[]): Promise<void> {
+    if (claims.length === 0) return;
+    const now = Date.now();
     const jobs = await this.refresh.addBulk(
-      channels.map((channel) => ({
+      claims.map((claim) => ({
         name: "refresh",
-        data: {
-          tenantId: channel.tenantId,
-          channelId: channel.id,
-          trigger: "expiry" as const,
-          ifExpiresBy: channel.expiresAt.toISOString(),
-        },
-        opts: {
-          jobId: expiryJobId(channel.tenantId, channel.id, channel.expiresAt),
-          delay: expiryRefreshAt(channel.type as Platform, channel.expiresAt, now, this.settings).getTime() - now.getTime(),
-        },
+        data: { tenantId: claim.tenantId, channelId: claim.id, trigger: "expiry" as const, version: claim.version },
+        opts: { delay: Math.max(0, claim.runAt.getTime() - now), attempts: 1 },
       })),
     );
-    const byTenant = new Map<string, string[]>();
-    for (const job of jobs) {
+    const byTenant = new Map<string, Array<{ id: string; dueAt: number }>>();
+    jobs.forEach((job, index) => {
       const list = byTenant.get(job.data.tenantId) ?? [];
-      list.push(job.id!);
+      list.push({ id: job.id!, dueAt: Math.max(now, claims[index]!.runAt.getTime()) });
       byTenant.set(job.data.tenantId, list);
-    }
-    await Promise.all([...byTenant].map(([tenantId, ids]) => this.tenantJobs.track(tenantId, ids)));
+    });
+    await Promise.all([...byTenant].map(([tenantId, list]) => this.tenantJobs.track(tenantId, list)));
   }
 
-  /** Removes the channel's expiry-driven job for that expiry, and its pending on-demand refresh. */
-  async removeChannelJobs(tenantId: string, channelId: string, expiresAt: Date | null): Promise<void> {
-    if (expiresAt) await this.removeExpiryRefresh(tenantId, channelId, expiresAt);
+  /** Removes the channel's pending on-demand refresh (a job queued for its plan finds it gone, and ends). */
+  async removeChannelJobs(tenantId: string, channelId: string): Promise<void> {
     const pendingId = await this.refresh.getDeduplicationJobId(refreshDedupId(tenantId, channelId));
     if (pendingId) await this.removeJob(tenantId, pendingId);
-  }
-
-  private async removeExpiryRefresh(tenantId: string, channelId: string, expiresAt: Date): Promise<void> {
-    await this.removeJob(tenantId, expiryJobId(tenantId, channelId, expiresAt));
   }
 
   private async removeJob(tenantId: string, jobId: string): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Platform } from "../types";
 
-/** How jobs are queued and retried; every field has a documented environment variable in the CLI. */
+/** How refreshes are planned, queued and retried. */
 export interface QueueSettings {
   /** Attempts of one refresh job. @defaultValue 3 */
   attempts: number;
@@ -18,8 +18,31 @@ export interface QueueSettings {
   maxRateLimitDeferrals: number;
   /** Extra minutes a recurring sweep looks ahead beyond its interval. @defaultValue 15 */
   sweepMarginMinutes: number;
-  /** How long before expiry the expiry-driven refresh runs, per platform (at most a quarter of the token's life). */
+  /** How long before expiry a channel's refresh is planned, per platform (at most a quarter of the time left). */
   expiryLeadMs: Record<Platform, number>;
+  /** How often each worker's scheduler claims the channels due soon and queues their refreshes. @defaultValue 5000 */
+  schedulerIntervalMs: number;
+  /** How far ahead the scheduler claims: a channel due within this is queued now, delayed until it is due. @defaultValue 120000 */
+  claimAheadMs: number;
+  /**
+   * A claimed channel comes due again this long after its due time, so a refresh whose job was lost (Redis flushed or
+   * restored, a job that stalled out) is queued again. Always more than `claimAheadMs`. @defaultValue 300000
+   */
+  claimLeaseMs: number;
+  /** The most channels one claim takes (a tick claims batch after batch until fewer come back). @defaultValue 100 */
+  claimBatch: number;
+  /** A refresh that reached the platform and then wrote nothing (its process died) is planned again after this. @defaultValue 120000 */
+  attemptLeaseMs: number;
+  /** Delay after the first transient failure in a row; doubles with each further one, with `backoffJitter`. @defaultValue 5000 */
+  retryBaseMs: number;
+  /** Longest delay between two attempts after transient failures. @defaultValue 300000 */
+  retryCapMs: number;
+  /** Delay after TOO_EARLY when the platform said nothing of when. @defaultValue 3600000 */
+  tooEarlyRetryMs: number;
+  /** How long a channel waits when the platform rate limits it without saying for how long. @defaultValue 60000 */
+  defaultRateLimitWaitMs: number;
+  /** How far a plan may lie in the past before the health check counts the channel (work waiting in the queue). @defaultValue 900000 */
+  planGraceMs: number;
 }
 
 const MINUTE = 60_000;
@@ -37,6 +60,18 @@ export const DEFAULT_QUEUE_SETTINGS: QueueSettings = {
   // TikTok's access tokens live hours: refresh shortly before. Meta's live 60 days and may not be extendable:
   // refreshing a week early leaves a week to reconnect a channel flagged NOT_EXTENDED.
   expiryLeadMs: { tiktok: 10 * MINUTE, facebook: 7 * DAY, instagram: 7 * DAY, whatsapp: 7 * DAY },
+  schedulerIntervalMs: 5000,
+  claimAheadMs: 2 * MINUTE,
+  claimLeaseMs: 5 * MINUTE,
+  // One claim of 100 due channels takes ~8 ms with 1,000,000 channels in PostgreSQL (docs/BENCHMARKS.md).
+  claimBatch: 100,
+  attemptLeaseMs: 2 * MINUTE,
+  // 5 s doubling: a 40-second outage is over by the 4th retry, about 75 s after the first failure.
+  retryBaseMs: 5000,
+  retryCapMs: 5 * MINUTE,
+  tooEarlyRetryMs: 60 * MINUTE,
+  defaultRateLimitWaitMs: MINUTE,
+  planGraceMs: 15 * MINUTE,
 };
 
 /** The window a recurring sweep uses: never shorter than its interval plus a margin, nor than 60 minutes. */

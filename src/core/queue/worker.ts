@@ -2,11 +2,12 @@ import { Worker } from "bullmq";
 import { Redis } from "ioredis";
 import type { Logger } from "../logger";
 import type { Metrics } from "../metrics";
-import type { ChannelRefresher } from "../refresh";
+import { SAVE_RETRY_BUDGET_MS, type ChannelRefresher } from "../refresh";
 import type { Store } from "../store";
 import { REFRESH_QUEUE, SWEEP_QUEUE, sweepSchedulerId } from "./names";
 import { createRefreshProcessor, createSweepProcessor } from "./processor";
 import type { RefreshJobData, RefreshQueue, SweepJobData } from "./queue";
+import type { PlanScheduler } from "./scheduler";
 
 export interface WorkerOptions {
   /** Refresh jobs processed at once by this process. @defaultValue 3 */
@@ -26,17 +27,39 @@ export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
   reconcileIntervalMs: 30_000,
 };
 
-const REBUILD_PAGE = 5000;
+// Per-tenant job bookkeeping is checked against BullMQ once an entry is this far past due; only entries whose job
+// finished or is gone are dropped (a job still queued, however long the backlog, stays).
+const PRUNE_AFTER_MS = 10 * 60_000;
+// What a refresh needs once its platform call has answered: the save with its retries, and the stash if that fails.
+const SAVE_ALLOWANCE_MS = SAVE_RETRY_BUDGET_MS + 1000;
 
 /**
- * A process's share of the work: refresh and sweep jobs from BullMQ, plus the healing loop that re-creates from
- * SQL what Redis lost (schedules, expiry-driven jobs). Any number of these run against one Redis and PostgreSQL.
+ * Throws when a stopping worker could not wait for a refresh it has in flight: the platform call (up to its deadline)
+ * and the save of its answer must fit in the shutdown bound, or the process outlives its bound (and a supervisor kills
+ * it mid-save) — or it closes the connections under a rotated token that is still arriving.
+ */
+export function checkShutdownBound(shutdownTimeoutMs: number, platformTimeoutMs: number): void {
+  const needed = platformTimeoutMs + SAVE_ALLOWANCE_MS;
+  if (shutdownTimeoutMs >= needed) return;
+  throw new Error(
+    `REFRESCA_SHUTDOWN_TIMEOUT_MS (shutdownTimeoutMs) is ${shutdownTimeoutMs} ms, too short for a refresh in flight at shutdown: ` +
+      `its platform call may take REFRESCA_PLATFORM_TIMEOUT_MS (platformTimeoutMs) = ${platformTimeoutMs} ms and saving the answer ` +
+      `up to ${SAVE_ALLOWANCE_MS} ms more. Set REFRESCA_SHUTDOWN_TIMEOUT_MS to at least ${needed}, or lower REFRESCA_PLATFORM_TIMEOUT_MS.`,
+  );
+}
+
+/**
+ * A process's share of the work: refresh and sweep jobs from BullMQ, the scheduler that queues the refreshes the plan
+ * in SQL says are due soon, and the healing loop that re-creates from SQL the sweeps Redis lost. Any number of these
+ * run against one Redis and PostgreSQL.
  */
 export class RefreshWorker {
   private refreshWorker?: Worker<RefreshJobData>;
   private sweepWorker?: Worker<SweepJobData>;
   private connections: Redis[] = [];
   private timer?: NodeJS.Timeout;
+  private schedulerTimer?: NodeJS.Timeout;
+  private scheduling?: Promise<void>;
   private reconciling?: Promise<void>;
   private closing?: Promise<void>;
 
@@ -48,9 +71,15 @@ export class RefreshWorker {
       refresher: ChannelRefresher;
       logger: Logger;
       metrics?: Metrics;
+      /** Queues the refreshes the plan says are due soon (every worker runs it; see PlanScheduler). */
+      scheduler: PlanScheduler;
+      /** The deadline of one platform call: the shutdown bound must leave room for it (checkShutdownBound). */
+      platformTimeoutMs?: number;
     },
     private readonly options: WorkerOptions = DEFAULT_WORKER_OPTIONS,
-  ) {}
+  ) {
+    if (deps.platformTimeoutMs !== undefined) checkShutdownBound(options.shutdownTimeoutMs, deps.platformTimeoutMs);
+  }
 
   private connection(): Redis {
     // Workers block on Redis and must wait out an outage rather than fail their commands: no retry limit.
@@ -89,7 +118,11 @@ export class RefreshWorker {
         { jobId: job.id, tenantId: job.data.tenantId, channelId: job.data.channelId, attempt: job.attemptsMade, final, reason: error.message },
         final ? "refresh job failed" : "refresh attempt failed; will retry",
       );
-      if (!final) return;
+      if (!final) {
+        // BullMQ put it back with its backoff delay (job.delay): it is due again then.
+        queue.tenantJobs.track(job.data.tenantId, [{ id: job.id!, dueAt: Date.now() + (job.delay ?? 0) }]).catch(() => {});
+        return;
+      }
       metrics?.jobs.inc({ queue: REFRESH_QUEUE, result: "failed" });
       queue.tenantJobs.finished(job.data.tenantId, job.id!, "failed").catch(() => {});
     });
@@ -101,12 +134,26 @@ export class RefreshWorker {
     await this.reconcile();
     this.timer = setInterval(() => void this.reconcile(), this.options.reconcileIntervalMs);
     this.timer.unref();
+    await this.schedule();
+    this.schedulerTimer = setInterval(() => void this.schedule(), queue.settings.schedulerIntervalMs);
+    this.schedulerTimer.unref();
     logger.info({ concurrency: this.options.concurrency }, "worker started");
   }
 
+  /** One scheduler tick (never two at once in this worker): queue what the plan says is due soon. */
+  schedule(): Promise<void> {
+    this.scheduling ??= this.deps.scheduler
+      .tick()
+      .then(() => undefined)
+      .catch((error) => this.deps.logger.warn({ err: (error as Error).message }, "could not queue the refreshes due soon; will try again"))
+      .finally(() => (this.scheduling = undefined));
+    return this.scheduling;
+  }
+
   /**
-   * Heals Redis from SQL: re-creates missing tenant sweeps, drops sweeps whose schedule was cancelled, and when Redis
-   * lost its data (the sentinel is gone) re-queues every active channel's expiry-driven refresh. Idempotent.
+   * Heals Redis from SQL: re-creates missing tenant sweeps, drops sweeps whose schedule was cancelled, and prunes the
+   * per-tenant job bookkeeping of jobs that finished unnoticed. Refreshes need no healing: their plan lives in SQL, and a
+   * claim whose job Redis lost comes due again after its lease. Idempotent.
    */
   reconcile(): Promise<void> {
     this.reconciling ??= this.reconcileOnce()
@@ -127,26 +174,15 @@ export class RefreshWorker {
     }
     const wanted = new Set(schedules.map((schedule) => sweepSchedulerId(schedule.tenantId)));
     for (const id of known) if (!wanted.has(id)) await queue.sweep.removeJobScheduler(id);
-
-    if (await queue.connection.exists(queue.names.sentinel)) return;
-    let rebuilt = 0;
-    let after: { tenantId: string; id: string } | null = null;
-    for (;;) {
-      const page = await store.expiry.expiringPage(after, REBUILD_PAGE);
-      if (page.length === 0) break;
-      await queue.addExpiryJobs(page);
-      rebuilt += page.length;
-      const last = page[page.length - 1]!;
-      after = { tenantId: last.tenantId, id: last.id };
-    }
-    await queue.connection.set(queue.names.sentinel, new Date().toISOString());
-    logger.info({ channels: rebuilt }, "queued the expiry-driven refresh of every active channel (Redis had none)");
+    const pruned = await queue.tenantJobs.prune(PRUNE_AFTER_MS);
+    if (pruned > 0) logger.info({ jobs: pruned }, "dropped the bookkeeping of jobs that finished unnoticed");
   }
 
   /** Stops taking jobs, lets active ones finish within the bound, hands back the rest, closes connections. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.timer) clearInterval(this.timer);
+      if (this.schedulerTimer) clearInterval(this.schedulerTimer);
       const workers = [this.refreshWorker, this.sweepWorker].filter((w): w is Worker => w !== undefined);
       // Pausing stops taking jobs and waits for the active ones. Not close(): once closing, BullMQ answers a later
       // close(true) with the same graceful close, so the bound could never force anything.
@@ -159,7 +195,14 @@ export class RefreshWorker {
       }
       // Forced close leaves the active jobs' locks to expire; another worker picks the jobs up as stalled.
       await Promise.all(workers.map((worker) => worker.close(timedOut)));
+      // A handed-back job may still be inside its platform call: a rotated token arriving after the connections closed
+      // would be neither saved nor stashed. Wait for it (its deadline and its save bound the wait).
+      if (this.deps.refresher.running > 0) {
+        this.deps.logger.warn({ refreshes: this.deps.refresher.running }, "waiting for refreshes still in flight to save their answers");
+        await this.deps.refresher.settle();
+      }
       await this.reconciling;
+      await this.scheduling;
       for (const connection of this.connections) connection.disconnect();
       this.deps.logger.info("worker stopped");
     })();

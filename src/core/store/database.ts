@@ -14,6 +14,14 @@ export interface DatabaseOptions {
   schema?: string;
   /** Connections kept by this process. @defaultValue 10 */
   poolSize?: number;
+  /**
+   * Longest wait for a free connection of the pool. With `statementTimeoutMs`, one write of a refresh's outcome ends
+   * (saved or failed) well within the channel lock's lifetime, even when the lock can no longer be renewed.
+   * @defaultValue 5000
+   */
+  connectionTimeoutMs?: number;
+  /** PostgreSQL's statement_timeout for this pool's connections (migrations lift it). @defaultValue 10000 */
+  statementTimeoutMs?: number;
 }
 
 // Found from the package root, so that the same path works from src/ and from the bundled command line
@@ -39,8 +47,8 @@ export function connect(options: DatabaseOptions): Connection {
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize ?? 10,
-    options: `-c search_path=${schemaName}`,
-    connectionTimeoutMillis: 10_000,
+    options: `-c search_path=${schemaName} -c statement_timeout=${Math.max(0, Math.round(options.statementTimeoutMs ?? 10_000))}`,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
   });
   // An idle client losing its server (restart, failover) must not crash the process: the pool replaces it.
   pool.on("error", () => {});
@@ -52,6 +60,9 @@ export function connect(options: DatabaseOptions): Connection {
 export async function runMigrations(connection: Connection): Promise<void> {
   const client = await connection.pool.connect();
   try {
+    // Waiting for another process's migration, or a migration that rewrites a large table, may take longer than
+    // the pool's statement timeout allows any other statement: none for this session's work.
+    await client.query("set statement_timeout = 0");
     await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK]);
     try {
       await client.query(`create schema if not exists "${connection.schema}"`);
@@ -62,6 +73,7 @@ export async function runMigrations(connection: Connection): Promise<void> {
       });
     } finally {
       await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK]);
+      await client.query("reset statement_timeout");
     }
   } finally {
     client.release();

@@ -32,6 +32,8 @@ export interface ChannelListRow {
   lastOutcome: string | null;
   lastErrorCode: string | null;
   failureCount: number;
+  /** Since when every refresh has failed; null while the last one succeeded. */
+  failingSince: Date | null;
 }
 
 /** Cumulative counts of tokens by how soon they expire. */
@@ -76,7 +78,8 @@ export class ChannelListing {
         `select id, type, display_name as "displayName", local_name as "localName", status,
                 expires_at as "expiresAt", has_refresh_token as "hasRefreshToken",
                 last_refreshed_at as "lastRefreshedAt", last_attempt_at as "lastAttemptAt",
-                last_outcome as "lastOutcome", last_error_code as "lastErrorCode", failure_count as "failureCount"
+                last_outcome as "lastOutcome", last_error_code as "lastErrorCode", failure_count as "failureCount",
+                failing_since as "failingSince"
            from channels
           where ${filter}
           order by ${order}

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import {
+  bigint,
   bigserial,
   boolean,
   index,
@@ -64,12 +65,28 @@ export const channels = pgTable(
     /** Non-secret facts from the platform's last answer (TikTok open_id and scope, token_type): handed out with the token. */
     platformDetails: jsonb("platform_details").$type<Record<string, string>>().notNull().default({}),
     refreshStartedAt: timestamptz("refresh_started_at"),
+    /**
+     * The plan: when this channel's next refresh is due. Every outcome writes it in the same statement (null: nothing
+     * to do until someone reconnects the channel, or its token never expires). A worker's scheduler that queues the
+     * refresh moves it one lease ahead, so a queued job that is lost comes due again.
+     */
+    nextRefreshAt: timestamptz("next_refresh_at"),
+    /** The platform asked not to be called for this channel before this instant (Retry-After). */
+    notBefore: timestamptz("not_before"),
+    /** Since when every refresh of this channel has failed; null once one succeeds. */
+    failingSince: timestamptz("failing_since"),
     createdAt: timestamptz("created_at").notNull().defaultNow(),
     updatedAt: timestamptz("updated_at").notNull().defaultNow(),
   },
   (t) => [
     primaryKey({ columns: [t.tenantId, t.id] }),
     index("channels_tenant_expires_idx").on(t.tenantId, t.expiresAt),
+    // The schedulers' claim reads the channels due soonest; channels without a plan are not in it.
+    index("channels_next_refresh_idx").on(t.nextRefreshAt).where(sql`next_refresh_at is not null`),
+    // The health check's other half: active, expiring channels without a plan (normally none, so the index is empty).
+    index("channels_unplanned_idx")
+      .on(t.expiresAt)
+      .where(sql`next_refresh_at is null and status = 'active' and expires_at is not null and has_refresh_token`),
     // The dashboard's channel list sorted by name, or by platform (then name): read in order, no sort.
     index("channels_tenant_name_idx").on(t.tenantId, t.displayName, t.id),
     index("channels_tenant_type_name_idx").on(t.tenantId, t.type, t.displayName, t.id),
@@ -102,6 +119,16 @@ export const refreshEvents = pgTable(
 );
 
 export type ChannelRow = typeof channels.$inferSelect;
+
+/**
+ * A platform app's "not before": when a platform throttles the whole app (Meta's application request limit), no
+ * channel of any platform sharing that app is called before this instant, by any worker. One row per platform.
+ */
+export const platformThrottles = pgTable("platform_throttles", {
+  platform: text("platform").primaryKey(),
+  notBefore: timestamptz("not_before").notNull(),
+  updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+});
 export type RefreshEventRow = typeof refreshEvents.$inferSelect;
 export type NewRefreshEvent = typeof refreshEvents.$inferInsert;
 
@@ -161,3 +188,103 @@ export const tokenReads = pgTable(
 );
 
 export type TokenReadRow = typeof tokenReads.$inferSelect;
+
+/**
+ * Webhook endpoints: several per tenant, each with an event filter. The signing secret is stored encrypted with the
+ * credentials' key ring, bound to the tenant and `webhook:<id>`.
+ */
+export const webhookEndpoints = pgTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    url: text("url").notNull(),
+    /** Event types it receives; empty: every type but the opt-in `channel.refreshed`. */
+    events: text("events").array().notNull(),
+    enabled: boolean("enabled").notNull().default(true),
+    /** Encrypted `whsec_…` envelope (never shown again after creation). */
+    secret: text("secret").notNull(),
+    keyId: text("key_id").notNull(),
+    /** Since when every delivery attempt to it has failed; null after a success. */
+    failingSince: timestamptz("failing_since"),
+    /** Why Refresca disabled it (failing for days); null when enabled or disabled by a person. */
+    disabledReason: text("disabled_reason"),
+    disabledAt: timestamptz("disabled_at"),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+  },
+  (t) => [index("webhook_endpoints_tenant_idx").on(t.tenantId, t.createdAt)],
+);
+
+export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
+
+/**
+ * The outbox of webhook events: one row per episode (a channel flagged, failing, expiring, recovered), written by the
+ * workers' episode scanner. The unique key makes the scan idempotent across workers; `closed_at` ends an episode
+ * (needs_reauth, refresh_failing) once its `channel.recovered` is written.
+ */
+export const webhookEvents = pgTable(
+  "webhook_events",
+  {
+    /** `msg_…`: the `webhook-id` of every delivery and retry of this event. */
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    channelId: text("channel_id"),
+    type: text("type").notNull(),
+    episodeKey: text("episode_key").notNull(),
+    /** The payload's `data`; never a token. */
+    data: jsonb("data").$type<Record<string, unknown>>().notNull(),
+    closedAt: timestamptz("closed_at"),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("webhook_events_episode_idx").on(t.tenantId, t.channelId, t.type, t.episodeKey),
+    // The scanner's "open episodes": few rows, read every few seconds.
+    index("webhook_events_open_idx").on(t.tenantId, t.channelId).where(sql`closed_at is null`),
+    index("webhook_events_created_idx").on(t.createdAt),
+  ],
+);
+
+export type WebhookEventRow = typeof webhookEvents.$inferSelect;
+
+/** One event to one endpoint: its state, attempts and the last answer (the delivery log, kept 7 days). */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    eventId: text("event_id").notNull(),
+    endpointId: text("endpoint_id").notNull(),
+    tenantId: text("tenant_id").notNull(),
+    /** pending (due at next_attempt_at), sending (leased until lease_until), succeeded, failed. */
+    state: text("state").notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: timestamptz("next_attempt_at").notNull().defaultNow(),
+    leaseUntil: timestamptz("lease_until"),
+    /** The claim of the attempt in flight: only its owner writes the outcome. */
+    claimId: text("claim_id"),
+    lastStatus: integer("last_status"),
+    durationMs: integer("duration_ms"),
+    /** The first 1 kB of the receiver's answer. */
+    responseBody: text("response_body"),
+    error: text("error"),
+    deliveredAt: timestamptz("delivered_at"),
+    createdAt: timestamptz("created_at").notNull().defaultNow(),
+    updatedAt: timestamptz("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_event_endpoint_idx").on(t.eventId, t.endpointId),
+    // The dispatcher's claim: due deliveries of one endpoint, oldest first.
+    index("webhook_deliveries_due_idx").on(t.endpointId, t.nextAttemptAt).where(sql`state = 'pending'`),
+    // In flight per endpoint, and leases that expired (a worker died mid-delivery).
+    index("webhook_deliveries_sending_idx").on(t.endpointId, t.leaseUntil).where(sql`state = 'sending'`),
+    index("webhook_deliveries_log_idx").on(t.endpointId, t.createdAt),
+  ],
+);
+
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+
+/** Positions of the scanner's incremental reads (the opt-in `channel.refreshed` reads `refresh_events` after one). */
+export const webhookCursors = pgTable("webhook_cursors", {
+  name: text("name").primaryKey(),
+  position: bigint("position", { mode: "number" }).notNull(),
+});

@@ -23,6 +23,7 @@ const COLUMNS: Array<{ label: string; sort?: ChannelSort; className?: string }> 
   { label: "Refresh token" },
   { label: "Status", sort: "status" },
   { label: "Last refresh" },
+  { label: "Failing since" },
   { label: "" },
 ];
 
@@ -176,6 +177,20 @@ export default async function ChannelsPage({ searchParams }: { searchParams: Sea
                         <span className="muted">never refreshed</span>
                       )}
                       {channel.lastAttemptAt && <div className="sub">{ago(channel.lastAttemptAt, now)}</div>}
+                    </td>
+                    <td data-failing-since={channel.failingSince ?? ""}>
+                      {channel.failingSince ? (
+                        <>
+                          <span className="code-bad" title={utc(channel.failingSince)}>
+                            {ago(channel.failingSince, now)}
+                          </span>
+                          <div className="sub">
+                            {channel.failureCount} failed attempt{channel.failureCount === 1 ? "" : "s"}
+                          </div>
+                        </>
+                      ) : (
+                        <span className="muted">—</span>
+                      )}
                     </td>
                     <td className="actions">
                       <RefreshNow tenantId={tenantId} channelId={channel.id} />
