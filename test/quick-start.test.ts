@@ -144,6 +144,14 @@ describe("the quick start, from a fresh clone in a 0700 folder", () => {
         expect(status, body).toBe(200);
         expect(JSON.parse(body)).toMatchObject({ success: true, channelId: "tiktok-live", channelType: "tiktok" });
 
+        // The demo's own receiver verifies and prints the signed event of its revoked TikTok channel, which is due at
+        // start: the first refresh is refused, the channel flagged, the event delivered.
+        await waitFor(
+          "the demo's receiver to print channel.needs_reauth for tiktok-revoked",
+          async () => output.some((line) => /✓ webhook channel\.needs_reauth tiktok-revoked/.test(line)),
+          90_000,
+        );
+
         // Ctrl-C: SIGINT to the terminal's foreground process group.
         expect(processesOf(clone).length).toBeGreaterThan(0); // the check below can see them
         process.kill(-demo.pid!, "SIGINT");
