@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../src/core/logger";
 import { createRefresca, type Refresca } from "../src/refresca";
 import { TEST_REDIS_URL } from "./env";
 import { startHarness, type Harness } from "./support/harness";
@@ -11,7 +12,7 @@ let other: Refresca;
 
 beforeAll(async () => {
   h = await startHarness();
-  other = await createRefresca({ ...h.options, migrate: false });
+  other = await createRefresca({ ...h.options, migrate: false, logger: createLogger({ level: "silent" }) });
 });
 afterAll(async () => {
   await other?.close();
