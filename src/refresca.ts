@@ -141,6 +141,7 @@ export async function createRefresca(options: RefrescaOptions) {
       // longer than a platform call plus one database step (the pool's connection and statement timeouts).
       lock: new ChannelLock(redis, keyPrefix, platformTimeoutMs + 15_000),
       providerFor: (channel) => providers.forChannel(channel),
+      capabilitiesOf: (type) => providers.capabilities(type),
       logger,
       settings: queue.settings,
       observeAttempt: metrics.observeAttempt,

@@ -5,6 +5,7 @@ import { failure } from "./errors";
 import type { Logger } from "./logger";
 import { defineOperation } from "./operation";
 import { planFromExpiry } from "./plan";
+import { builtInCapabilities } from "./providers";
 import type { QueueSettings } from "./queue/settings";
 import type { Store } from "./store";
 import type { Channel, Credentials, Platform } from "./types";
@@ -62,12 +63,12 @@ export function toChannelView(channel: Channel): ChannelView {
   };
 }
 
-// Meta's platforms exchange the long-lived access token itself, so it is their refresh credential.
-const EXCHANGES_ACCESS_TOKEN: ReadonlySet<Platform> = new Set(["facebook", "instagram", "whatsapp"]);
-
-/** Whether the channel holds what its platform's refresh needs. */
-export function canRefresh(type: Platform, refreshToken: string | undefined): boolean {
-  return refreshToken !== undefined || EXCHANGES_ACCESS_TOKEN.has(type);
+/**
+ * Whether the channel holds what its platform's refresh needs: a refresh token, or only the access token where the
+ * platform exchanges the access token itself (Meta's). Configured OAuth 2.0 providers all need a refresh token.
+ */
+export function canRefresh(type: string, refreshToken: string | undefined): boolean {
+  return refreshToken !== undefined || builtInCapabilities(type)?.refreshesWith === "accessToken";
 }
 
 export const channelRefInput = z.strictObject({ tenantId: idSchema, channelId: idSchema });
