@@ -1,6 +1,10 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config";
 import { RefreshError } from "../src/core/errors";
 import { BUILT_IN_MODULES, createProviders, DEFAULT_ENDPOINTS } from "../src/core/providers";
 import { basicAuthorization, oauth2Module, parseProviderConfigs, ProviderConfigError, type OAuth2ProviderInput } from "../src/core/providers/oauth2";
@@ -157,5 +161,38 @@ describe("provider configuration", () => {
     for (const host of ["127.0.0.1:8080", "localhost", "[::1]:9000"]) {
       expect(parseProviderConfigs([{ ...ok, tokenUrl: `http://${host}/token` }])).toHaveLength(1);
     }
+  });
+});
+
+describe("REFRESCA_PROVIDERS_FILE (entry points only)", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "refresca-providers-"));
+  const write = (name: string, text: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  it("reads JSON and YAML in the shape DESIGN §2 fixes, resolving the credentials from the environment", () => {
+    const json = write("providers.json", JSON.stringify({ providers: [{ id: "acme", tokenUrl: "https://auth.acme.example/token", clientIdEnv: "ACME_ID", clientSecretEnv: "ACME_SECRET" }] }));
+    const yaml = write("providers.yaml", "providers:\n  - id: acme\n    tokenUrl: https://auth.acme.example/token\n    clientAuth: client_secret_post\n    clientIdEnv: ACME_ID\n    clientSecretEnv: ACME_SECRET\n    rotatesRefreshToken: detect\n");
+    for (const file of [json, yaml]) {
+      const config = loadConfig({ REFRESCA_PROVIDERS_FILE: file, ACME_ID: "the-id", ACME_SECRET: "the-secret" });
+      expect(config.providers).toMatchObject([{ id: "acme", clientId: "the-id", clientSecret: "the-secret" }]);
+    }
+    expect(loadConfig({ REFRESCA_PROVIDERS_FILE: yaml }).providers[0]).toMatchObject({ clientAuth: "client_secret_post", rotatesRefreshToken: "detect" });
+  });
+
+  it("leaves a provider whose variables are unset without app credentials (its channels answer MISSING_APP_CREDENTIALS)", () => {
+    const file = write("unset.json", JSON.stringify([{ id: "acme", tokenUrl: "https://auth.acme.example/token", clientIdEnv: "ACME_ID", clientSecretEnv: "ACME_SECRET" }]));
+    const [config] = loadConfig({ REFRESCA_PROVIDERS_FILE: file, ACME_ID: "the-id" }).providers;
+    expect(config).not.toHaveProperty("clientSecret");
+  });
+
+  it("refuses a bad file with a ConfigError naming the variable, the entry and the field", () => {
+    const bad = write("bad.yml", "providers:\n  - id: acme\n    tokenUrl: http://auth.acme.example/token\n");
+    expect(() => loadConfig({ REFRESCA_PROVIDERS_FILE: bad })).toThrow(ConfigError);
+    expect(() => loadConfig({ REFRESCA_PROVIDERS_FILE: bad })).toThrow(/REFRESCA_PROVIDERS_FILE: .*providers\[0\] \("acme"\)\.tokenUrl: must be an https URL/);
+    expect(() => loadConfig({ REFRESCA_PROVIDERS_FILE: write("broken.json", "{") })).toThrow(/REFRESCA_PROVIDERS_FILE: .* is not valid JSON/);
+    expect(() => loadConfig({ REFRESCA_PROVIDERS_FILE: path.join(dir, "missing.json") })).toThrow(/cannot read .*ENOENT/);
   });
 });
