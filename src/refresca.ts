@@ -176,6 +176,8 @@ export async function createRefresca(options: RefrescaOptions) {
     const webhookSettings: WebhookSettings = { ...DEFAULT_WEBHOOK_SETTINGS, ...options.webhooks };
     const webhookRunner = new WebhookRunner({ repository: store.webhooks, keyRing, logger }, webhookSettings);
     return {
+      /** The channel types this instance refreshes: the built-in platforms, then the configured providers. */
+      platformIds: providers.platformIds,
       ...operations,
       ...createQueueOperations({ store, queue, logger }),
       ...createTokenAccess({ store, keyRing, refresher, audit: tokenReads, logger }),

@@ -1,4 +1,6 @@
+import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRefrescaApi } from "../src/api";
 import type { OAuth2ProviderInput } from "../src/core/providers/oauth2";
 import type { BuiltInPlatform } from "../src/core/types";
 import { builtInCapabilities } from "../src/core/providers";
@@ -227,5 +229,42 @@ describe.each(SUBJECTS)("provider conformance: $name", (subject) => {
     expect((answer as { retryAfterSeconds?: number }).retryAfterSeconds).toBeGreaterThanOrEqual(29);
     expect((await row(channel)).status).toBe("active");
     expect(await refresh(channel)).toMatchObject({ success: false, code: "RATE_LIMITED" });
+  });
+});
+
+describe("a configured provider is a channel type of its instance, in the library and the REST API", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness(configured("acme", {}, {}).setup);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("accepts the configured id as a channel type and still refuses unknown ones", async () => {
+    expect(h.refresca.platformIds).toEqual(["instagram", "facebook", "whatsapp", "tiktok", "acme"]);
+    const refused = await h.refresca.channels.upsert({ tenantId: h.tenant(), type: "myspace", displayName: "x", accessToken: "y" });
+    expect(refused).toMatchObject({ success: false, code: "INVALID_INPUT" });
+    expect((refused as { error: string }).error).toContain("must be one of instagram, facebook, whatsapp, tiktok, acme");
+  });
+
+  it("takes the configured type over PUT, and keeps the OpenAPI document valid", async () => {
+    const api = createRefrescaApi(h.refresca);
+    const made = await h.refresca.apiKeys.create({ name: "conformance" });
+    if (!made.success) throw new Error(made.error);
+    const tenantId = h.tenant();
+    const tokens = h.simulator.oauth2.issue("acme");
+    const put = (type: string) =>
+      api.request(`/api/v1/tenants/${tenantId}/channels/ch1`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${made.apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ type, displayName: "Acme", ...tokens }),
+      });
+    expect((await put("acme")).status).toBe(200);
+    expect((await put("myspace")).status).toBe(400);
+    const document = await (await api.request("/api/v1/openapi.json")).json();
+    const result = await new Validator().validate(document);
+    expect(result.errors ?? []).toEqual([]);
+    expect(JSON.stringify(document.components.schemas.ChannelInput.properties.type)).toContain("configured OAuth 2.0 providers");
   });
 });
