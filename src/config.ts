@@ -5,7 +5,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { DEFAULT_API_RATE_LIMIT, type ApiRateLimit } from "./core/access/rate-limit";
 import { loadOrCreateLocalKeyFile, loadOrCreateLocalSecret, parseKeyRing } from "./core/crypto";
-import { parseProviderConfigs, ProviderConfigError, type OAuth2ProviderInput } from "./core/providers/oauth2";
+import { OAUTH2_PRESETS, parseProviderConfigs, ProviderConfigError, type OAuth2ProviderInput } from "./core/providers/oauth2";
 import type { AppCredentials, PlatformEndpoints } from "./core/providers/types";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -221,7 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RefrescaConfig
     redisUrl: e.REDIS_URL,
     dataDir: e.REFRESCA_DATA_DIR,
     apps,
-    providers: e.REFRESCA_PROVIDERS_FILE === undefined ? [] : loadProvidersFile(e.REFRESCA_PROVIDERS_FILE, env),
+    providers: withPresets(e.REFRESCA_PROVIDERS_FILE === undefined ? [] : loadProvidersFile(e.REFRESCA_PROVIDERS_FILE, env), env),
     endpoints: {
       metaGraphUrl: e.META_GRAPH_URL,
       metaGraphVersion: e.META_GRAPH_VERSION,
@@ -346,4 +346,18 @@ export function loadProvidersFile(file: string, env: NodeJS.ProcessEnv): OAuth2P
     const clientSecret = value(config.clientSecretEnv);
     return { ...rest, ...(clientId && { clientId }), ...(clientSecret && { clientSecret }) };
   });
+}
+
+/**
+ * Adds each shipped preset (YouTube, LinkedIn, X, Pinterest) whose two variables are both set, unless the providers
+ * file configures that id itself. A preset without its variables stays off: no channel type, no MISSING_APP_CREDENTIALS.
+ */
+export function withPresets(providers: OAuth2ProviderInput[], env: NodeJS.ProcessEnv): OAuth2ProviderInput[] {
+  const configured = new Set(providers.map((provider) => provider.id));
+  const enabled = OAUTH2_PRESETS.flatMap((preset) => {
+    const clientId = env[preset.clientIdEnv]?.trim();
+    const clientSecret = env[preset.clientSecretEnv]?.trim();
+    return !configured.has(preset.id) && clientId && clientSecret ? [{ ...preset, clientId, clientSecret }] : [];
+  });
+  return [...providers, ...enabled];
 }

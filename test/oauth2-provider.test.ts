@@ -4,10 +4,18 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../src/config";
+import { ConfigError, loadConfig, withPresets } from "../src/config";
 import { RefreshError } from "../src/core/errors";
 import { BUILT_IN_MODULES, createProviders, DEFAULT_ENDPOINTS } from "../src/core/providers";
-import { basicAuthorization, oauth2Module, parseProviderConfigs, ProviderConfigError, type OAuth2ProviderInput } from "../src/core/providers/oauth2";
+import {
+  basicAuthorization,
+  OAUTH2_PRESETS,
+  oauth2Module,
+  oauth2Preset,
+  parseProviderConfigs,
+  ProviderConfigError,
+  type OAuth2ProviderInput,
+} from "../src/core/providers/oauth2";
 
 // The generic provider against a bare token endpoint whose answer each test scripts; the simulator's full protocol
 // (rotation, reuse, revocation) is covered by test/providers.conformance.test.ts.
@@ -194,5 +202,18 @@ describe("REFRESCA_PROVIDERS_FILE (entry points only)", () => {
     expect(() => loadConfig({ REFRESCA_PROVIDERS_FILE: bad })).toThrow(/REFRESCA_PROVIDERS_FILE: .*providers\[0\] \("acme"\)\.tokenUrl: must be an https URL/);
     expect(() => loadConfig({ REFRESCA_PROVIDERS_FILE: write("broken.json", "{") })).toThrow(/REFRESCA_PROVIDERS_FILE: .* is not valid JSON/);
     expect(() => loadConfig({ REFRESCA_PROVIDERS_FILE: path.join(dir, "missing.json") })).toThrow(/cannot read .*ENOENT/);
+  });
+});
+
+describe("presets", () => {
+  it("are valid provider configurations, off until both their variables are set, and yield to the providers file", () => {
+    expect(parseProviderConfigs([...OAUTH2_PRESETS]).map((preset) => preset.id)).toEqual(["youtube", "linkedin", "twitter", "pinterest"]);
+    expect(withPresets([], { YOUTUBE_CLIENT_ID: "id" })).toEqual([]);
+    expect(withPresets([], { YOUTUBE_CLIENT_ID: "id", YOUTUBE_CLIENT_SECRET: "secret" })).toMatchObject([
+      { id: "youtube", tokenUrl: "https://oauth2.googleapis.com/token", clientId: "id", clientSecret: "secret" },
+    ]);
+    const own = { id: "youtube", tokenUrl: "https://proxy.example/token" };
+    expect(withPresets([own], { YOUTUBE_CLIENT_ID: "id", YOUTUBE_CLIENT_SECRET: "secret" })).toEqual([own]);
+    expect(oauth2Preset("pinterest", { clientId: "a", clientSecret: "b" })).toMatchObject({ id: "pinterest", clientAuth: "client_secret_basic", clientId: "a" });
   });
 });

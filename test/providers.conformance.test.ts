@@ -1,7 +1,7 @@
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRefrescaApi } from "../src/api";
-import type { OAuth2ProviderInput } from "../src/core/providers/oauth2";
+import { OAUTH2_PRESETS, type OAuth2ProviderInput } from "../src/core/providers/oauth2";
 import type { BuiltInPlatform } from "../src/core/types";
 import { builtInCapabilities } from "../src/core/providers";
 import { SIM_META_APP_SECRET, SIM_TIKTOK_CLIENT_SECRET, type OAuth2SimProvider } from "../src/simulator";
@@ -22,6 +22,8 @@ interface Subject {
   name: string;
   /** The 24-hour rule: a refresh right after a refresh is refused. */
   minTokenAge: boolean;
+  /** Served by the simulator's generic OAuth 2.0 endpoint (a configured provider or a preset). */
+  generic: boolean;
   /** Whether each answer carries a new refresh token that must be stored (the old one stops working). */
   rotates: boolean;
   setup: Parameters<typeof startHarness>[0];
@@ -42,6 +44,7 @@ function builtIn(platform: BuiltInPlatform): Subject {
   const subject: Subject = {
     name: platform,
     minTokenAge: builtInCapabilities(platform)?.minTokenAgeMs !== undefined,
+    generic: false,
     rotates: builtInCapabilities(platform)?.rotatesRefreshToken === true,
     setup: {},
     async add(h) {
@@ -82,21 +85,26 @@ function builtIn(platform: BuiltInPlatform): Subject {
   return subject;
 }
 
-function configured(name: string, config: Omit<OAuth2ProviderInput, "id" | "tokenUrl" | "clientId" | "clientSecret">, sim: Partial<OAuth2SimProvider>): Subject {
-  const id = "acme";
+function configured(
+  name: string,
+  config: Omit<OAuth2ProviderInput, "tokenUrl" | "clientId" | "clientSecret" | "id"> & { id?: string },
+  sim: Partial<OAuth2SimProvider>,
+): Subject {
+  const id = config.id ?? "acme";
   const secret = "acme-secret with spaces&symbols";
   return {
     name,
     minTokenAge: false,
+    generic: true,
     rotates: sim.rotate !== false,
     setup: {
       simulator: { oauth2: { [id]: { clientId: "acme-client", clientSecret: secret, accessLifetimeSeconds: 7200, ...sim } } },
-      refresca: (url) => ({ providers: [{ id, tokenUrl: `${url}/oauth2/${id}/token`, clientId: "acme-client", clientSecret: secret, ...config }] }),
+      refresca: (url) => ({ providers: [{ ...config, id, tokenUrl: `${url}/oauth2/${id}/token`, clientId: "acme-client", clientSecret: secret }] }),
     },
     async add(h) {
       const tenantId = h.tenant();
       const tokens = h.simulator.oauth2.issue(id, { accessExpiresInSeconds: 1800 });
-      const answer = await h.refresca.channels.upsert({ tenantId, type: id, displayName: "Acme", ...tokens });
+      const answer = await h.refresca.channels.upsert({ tenantId, type: id, displayName: name, ...tokens });
       if (!answer.success) throw new Error(answer.error);
       return { id: answer.channel.id, tenantId, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken };
     },
@@ -126,6 +134,9 @@ const SUBJECTS: Subject[] = [
   configured("configured OAuth 2.0, rotation off", { rotatesRefreshToken: false, clientAuth: "client_secret_post" }, { rotate: false, clientAuth: "client_secret_post" }),
   configured("configured OAuth 2.0, rotation detected", { rotatesRefreshToken: "detect", defaultLifetimeSeconds: 1200 }, { rotate: true }),
   configured("configured OAuth 2.0, rotation detected (server does not rotate)", { rotatesRefreshToken: "detect" }, { rotate: false }),
+  // The shipped presets, their token URL pointed at the simulator, which rotates as DESIGN.md §2 says each platform does.
+  ...OAUTH2_PRESETS.map(({ tokenUrl: _url, ...preset }) =>
+    configured(`preset ${preset.id}`, preset, { clientAuth: preset.clientAuth, rotate: preset.id !== "youtube" && preset.id !== "linkedin" })),
 ];
 
 describe.each(SUBJECTS)("provider conformance: $name", (subject) => {
@@ -162,7 +173,7 @@ describe.each(SUBJECTS)("provider conformance: $name", (subject) => {
     for (let i = 0; i < 2; i++) expect(await refresh(channel)).toMatchObject({ success: true });
     if (subject.rotates && channel.refreshToken) {
       // The first refresh token was spent once; had the rotated one not been stored, it would have been presented again.
-      const stats = subject.name.startsWith("configured") ? h.simulator.oauth2.stats() : await h.simulator.stats();
+      const stats = subject.generic ? h.simulator.oauth2.stats() : await h.simulator.stats();
       expect(stats.callsForToken(channel.refreshToken)).toBe(1);
       expect(stats.reuseDetected).toBe(0);
     }

@@ -4,6 +4,7 @@ import type { OAuth2ProviderConfig } from "./config";
 import { createOAuth2Provider } from "./refresh";
 
 export * from "./config";
+export { OAUTH2_PRESETS, oauth2Preset, type OAuth2PresetId } from "./presets";
 export { basicAuthorization, formEncode } from "./refresh";
 
 /** The capabilities of a configured OAuth 2.0 provider. */
