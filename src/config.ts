@@ -1,8 +1,11 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import path from "node:path";
+import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { DEFAULT_API_RATE_LIMIT, type ApiRateLimit } from "./core/access/rate-limit";
 import { loadOrCreateLocalKeyFile, loadOrCreateLocalSecret, parseKeyRing } from "./core/crypto";
+import { OAUTH2_PRESETS, parseProviderConfigs, ProviderConfigError, type OAuth2ProviderInput } from "./core/providers/oauth2";
 import type { AppCredentials, PlatformEndpoints } from "./core/providers/types";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -18,6 +21,11 @@ export interface RefrescaConfig {
   /** Validated `kid:base64` entries; unset is resolved by {@link resolveEncryptionKeys}. */
   encryptionKeys?: string;
   apps: AppCredentials;
+  /**
+   * Generic OAuth 2.0 providers from REFRESCA_PROVIDERS_FILE (JSON or YAML), their `clientIdEnv`/`clientSecretEnv`
+   * resolved from the environment into `clientId`/`clientSecret`. @defaultValue none
+   */
+  providers: OAuth2ProviderInput[];
   endpoints: PlatformEndpoints;
   /** @defaultValue "info" */
   logLevel: (typeof LOG_LEVELS)[number];
@@ -117,6 +125,7 @@ const schema = z
       .default("v25.0"),
     INSTAGRAM_GRAPH_URL: httpUrl("INSTAGRAM_GRAPH_URL").default("https://graph.instagram.com"),
     TIKTOK_API_URL: httpUrl("TIKTOK_API_URL").default("https://open.tiktokapis.com"),
+    REFRESCA_PROVIDERS_FILE: text.optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
     REFRESCA_PLATFORM_TIMEOUT_MS: text
       .regex(/^\d+$/, { error: "REFRESCA_PLATFORM_TIMEOUT_MS must be a whole number of milliseconds" })
@@ -212,6 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RefrescaConfig
     redisUrl: e.REDIS_URL,
     dataDir: e.REFRESCA_DATA_DIR,
     apps,
+    providers: withPresets(e.REFRESCA_PROVIDERS_FILE === undefined ? [] : loadProvidersFile(e.REFRESCA_PROVIDERS_FILE, env), env),
     endpoints: {
       metaGraphUrl: e.META_GRAPH_URL,
       metaGraphVersion: e.META_GRAPH_VERSION,
@@ -301,4 +311,53 @@ export async function resolveSessionSecret(
     "REFRESCA_SESSION_SECRET is required when DATABASE_URL is set: it signs the dashboard's session cookies and must be " +
       "the same in every web process. Make one with `openssl rand -base64 32` and set REFRESCA_SESSION_SECRET=<its output>.",
   ]);
+}
+
+/**
+ * Reads the providers file (`.yaml`/`.yml` as YAML, anything else as JSON), validates it, and fills each provider's
+ * `clientId`/`clientSecret` from the variables its `clientIdEnv`/`clientSecretEnv` name. A variable that is unset
+ * leaves the provider without app credentials: its channels answer MISSING_APP_CREDENTIALS, the rest run.
+ */
+export function loadProvidersFile(file: string, env: NodeJS.ProcessEnv): OAuth2ProviderInput[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigError([`REFRESCA_PROVIDERS_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`]);
+  }
+  let data: unknown;
+  try {
+    data = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError([`REFRESCA_PROVIDERS_FILE: ${file} is not valid ${/\.ya?ml$/i.test(file) ? "YAML" : "JSON"}: ${(error as Error).message.split("\n")[0]}`]);
+  }
+  let configs;
+  try {
+    configs = parseProviderConfigs(data, file);
+  } catch (error) {
+    if (error instanceof ProviderConfigError) throw new ConfigError([`REFRESCA_PROVIDERS_FILE: ${error.message}`]);
+    throw error;
+  }
+  const value = (name: string | undefined) => (name === undefined ? undefined : env[name]?.trim() || undefined);
+  return configs.map((config) => {
+    // The file names variables; values given in it are not taken, so that no secret lives in a configuration file.
+    const { clientId: _id, clientSecret: _secret, ...rest } = config;
+    const clientId = value(config.clientIdEnv);
+    const clientSecret = value(config.clientSecretEnv);
+    return { ...rest, ...(clientId && { clientId }), ...(clientSecret && { clientSecret }) };
+  });
+}
+
+/**
+ * Adds each shipped preset (YouTube, LinkedIn, X, Pinterest) whose two variables are both set, unless the providers
+ * file configures that id itself. A preset without its variables stays off: no channel type, no MISSING_APP_CREDENTIALS.
+ */
+export function withPresets(providers: OAuth2ProviderInput[], env: NodeJS.ProcessEnv): OAuth2ProviderInput[] {
+  const configured = new Set(providers.map((provider) => provider.id));
+  const enabled = OAUTH2_PRESETS.flatMap((preset) => {
+    const clientId = env[preset.clientIdEnv]?.trim();
+    const clientSecret = env[preset.clientSecretEnv]?.trim();
+    return !configured.has(preset.id) && clientId && clientSecret ? [{ ...preset, clientId, clientSecret }] : [];
+  });
+  return [...providers, ...enabled];
 }

@@ -45,6 +45,7 @@ export async function createRefrescaFromConfig(config: RefrescaConfig, overrides
       schema: config.schema,
       keyPrefix: config.keyPrefix,
       apps: config.apps,
+      providers: config.providers,
       platformTimeoutMs: config.platformTimeoutMs,
       apiRateLimit: config.api.rateLimit,
       ...options,

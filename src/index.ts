@@ -3,6 +3,7 @@ export { createRefrescaFromEnv, type RefrescaFromEnvOptions } from "./from-env";
 export { ConfigError } from "./config";
 export type { RefreshResult, TokenExpirationInfo, TokenSet, Credentials, Platform, ChannelStatus } from "./core/types";
 export { PLATFORMS } from "./core/types";
+export { OAUTH2_PRESETS, oauth2Preset, ProviderConfigError, type OAuth2PresetId, type OAuth2ProviderInput } from "./core/providers/oauth2";
 export { RefreshError, ERROR_MESSAGES, type ErrorCode, type Failure } from "./core/errors";
 export type { ChannelView } from "./core/channels";
 export type { ChannelInput } from "./core/validation";

@@ -12,7 +12,8 @@ import { ChannelLock } from "./core/lock";
 import { createLogger, type Logger } from "./core/logger";
 import { createRefreshOperations } from "./core/operations";
 import { createTokenAccess } from "./core/token-access";
-import { createProviders, DEFAULT_ENDPOINTS } from "./core/providers";
+import { BUILT_IN_MODULES, createProviders, DEFAULT_ENDPOINTS } from "./core/providers";
+import { oauth2Module, parseProviderConfigs, type OAuth2ProviderInput } from "./core/providers/oauth2";
 import type { AppCredentials, PlatformEndpoints } from "./core/providers/types";
 import { ChannelRefresher } from "./core/refresh";
 import { DEFAULT_MANUAL_REFRESH_LIMIT, TenantRefreshBudget, type ManualRefreshLimit } from "./core/refresh-budget";
@@ -45,6 +46,12 @@ export interface RefrescaOptions {
   keyPrefix?: string;
   /** App credentials per platform; a platform without them answers MISSING_APP_CREDENTIALS. @defaultValue none */
   apps?: AppCredentials;
+  /**
+   * Generic OAuth 2.0 refresh providers (RFC 6749 §6), each with its app credentials as values (`clientId`,
+   * `clientSecret`); a provider without them answers MISSING_APP_CREDENTIALS for its channels only. Their ids become
+   * channel types. Validated when Refresca starts (a ProviderConfigError names the bad entry). @defaultValue none
+   */
+  providers?: readonly OAuth2ProviderInput[];
   /** Platform base URLs (point them at the simulator in tests). @defaultValue the platforms' real APIs (DEFAULT_ENDPOINTS) */
   endpoints?: Partial<PlatformEndpoints>;
   /** Deadline of one platform call. @defaultValue 10000 */
@@ -103,6 +110,8 @@ export async function createRefresca(options: RefrescaOptions) {
   const { databaseUrl, encryptionKeys } = options;
   const workerDefaults: WorkerOptions = { ...DEFAULT_WORKER_OPTIONS, ...options.worker };
   const keyRing = parseKeyRing(encryptionKeys);
+  // Before any connection: a bad provider entry is a configuration error to fix, not something to retry.
+  const modules = [...BUILT_IN_MODULES, ...parseProviderConfigs(options.providers ?? [], "the providers option").map(oauth2Module)];
   let store: Store | undefined;
   let redis: Redis | undefined;
   try {
@@ -126,8 +135,12 @@ export async function createRefresca(options: RefrescaOptions) {
       apps: options.apps ?? {},
       timeoutMs: platformTimeoutMs,
       ...(options.fetch && { fetch: options.fetch }),
-    });
-    const queue = new RefreshQueue(redis, keyPrefix, { ...DEFAULT_QUEUE_SETTINGS, ...options.queue });
+    }, modules);
+    const expiryLeadMs = {
+      ...Object.fromEntries(modules.map(({ capabilities }) => [capabilities.id, capabilities.expiryLeadMs])),
+      ...options.queue?.expiryLeadMs,
+    };
+    const queue = new RefreshQueue(redis, keyPrefix, { ...DEFAULT_QUEUE_SETTINGS, ...options.queue, expiryLeadMs });
     const plans = store.plans;
     // The health check: channels breaking "an active channel whose token expires always has a planned refresh".
     const metrics = new Metrics(queue, { unplannedChannels: () => plans.countUnplanned(queue.settings.planGraceMs) });
@@ -141,6 +154,7 @@ export async function createRefresca(options: RefrescaOptions) {
       // longer than a platform call plus one database step (the pool's connection and statement timeouts).
       lock: new ChannelLock(redis, keyPrefix, platformTimeoutMs + 15_000),
       providerFor: (channel) => providers.forChannel(channel),
+      capabilitiesOf: (type) => providers.capabilities(type),
       logger,
       settings: queue.settings,
       observeAttempt: metrics.observeAttempt,
@@ -162,6 +176,8 @@ export async function createRefresca(options: RefrescaOptions) {
     const webhookSettings: WebhookSettings = { ...DEFAULT_WEBHOOK_SETTINGS, ...options.webhooks };
     const webhookRunner = new WebhookRunner({ repository: store.webhooks, keyRing, logger }, webhookSettings);
     return {
+      /** The channel types this instance refreshes: the built-in platforms, then the configured providers. */
+      platformIds: providers.platformIds,
       ...operations,
       ...createQueueOperations({ store, queue, logger }),
       ...createTokenAccess({ store, keyRing, refresher, audit: tokenReads, logger }),
@@ -171,6 +187,7 @@ export async function createRefresca(options: RefrescaOptions) {
         keyRing,
         logger,
         settings: queue.settings,
+        channelTypes: providers.platformIds,
         hooks: { removed: (channel) => queue.removeChannelJobs(channel.tenantId, channel.id) },
       }),
       /** Tenants and their dashboard API keys. */

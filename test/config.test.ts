@@ -21,6 +21,7 @@ describe("loadConfig", () => {
       redisUrl: "redis://localhost:6379",
       dataDir: path.resolve("./data"),
       apps: {},
+      providers: [],
       endpoints: {
         metaGraphUrl: "https://graph.facebook.com",
         metaGraphVersion: "v25.0",

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RefreshError, type ErrorCode } from "../src/core/errors";
 import { ChannelLock } from "../src/core/lock";
 import { createLogger } from "../src/core/logger";
+import { tiktokCapabilities } from "../src/core/providers/tiktok/capabilities";
 import type { PlatformProvider } from "../src/core/providers/types";
 import { ChannelRefresher } from "../src/core/refresh";
 import type { Platform, TokenSet } from "../src/core/types";
@@ -55,7 +56,7 @@ let answer: () => Promise<TokenSet> = () => Promise.reject(new RefreshError("INT
 beforeAll(async () => {
   h = await startHarness();
   const { store, redis, keyRing, keyPrefix, queue } = h.refresca.internals;
-  const platform: PlatformProvider = { platform: "tiktok", refresh: () => answer() };
+  const platform: PlatformProvider = { platform: "tiktok", capabilities: tiktokCapabilities, refresh: () => answer() };
   refresher = new ChannelRefresher({
     store,
     redis,

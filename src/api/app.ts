@@ -12,7 +12,8 @@ import { describeIssues } from "../core/validation";
 import type { Refresca } from "../refresca";
 import { mountReference } from "./reference";
 import { API_ROUTES, type ApiRoute } from "./routes";
-import { failureAnswer } from "./schemas";
+import { channelBodyFor, failureAnswer } from "./schemas";
+import { PLATFORMS } from "../core/types";
 import { failureHeaders, statusOf } from "./status";
 
 export interface ApiOptions {
@@ -107,7 +108,13 @@ export function createApi(options: ApiOptions): OpenAPIHono<ApiEnv> {
     onError: (c) => refuse(c, "PAYLOAD_TOO_LARGE", `The request body is larger than ${options.bodyLimitBytes ?? 65_536} bytes.`),
   });
 
-  for (const route of API_ROUTES) {
+  // Configured providers widen the channel type: the upsert body then takes their ids too.
+  // (The document built without an instance, src/api/document.ts, describes the built-ins.)
+  const configuredTypes = (refresca?.platformIds ?? PLATFORMS).some((type) => !(PLATFORMS as readonly string[]).includes(type));
+  const routes = configuredTypes
+    ? API_ROUTES.map((route) => (route.operationId === "upsertChannel" ? { ...route, body: channelBodyFor(refresca.platformIds) } : route))
+    : API_ROUTES;
+  for (const route of routes) {
     const definition = createRoute({
       method: route.method,
       path: `${API_BASE}${route.path}`,

@@ -6,7 +6,7 @@ import { scheduleChannelTokenRefreshInput, scheduleRecurringTokenRefreshInput } 
 import { PLATFORMS } from "../core/types";
 import { WEBHOOK_EVENT_TYPES } from "../core/webhooks";
 import { addWebhookInput, updateWebhookInput, webhookDeliveriesInput } from "../core/webhooks/operations";
-import { channelInputSchema, idSchema } from "../core/validation";
+import { channelInputSchema, channelTypeSchema, idSchema } from "../core/validation";
 
 // Request schemas are the operations' own: path ids are taken off the body, and query strings are turned into the
 // numbers the operations expect before the same bounds check them.
@@ -55,6 +55,22 @@ export const needingRefreshQuery = z.object({
 });
 
 export const channelBody = channelInputSchema.omit({ tenantId: true, id: true }).openapi("ChannelInput");
+/**
+ * The channel body of an instance with configured providers: `type` is a string the description lists (the document
+ * stays valid for any id), checked against the instance's types here and again by the operation.
+ */
+export function channelBodyFor(types: readonly string[]) {
+  return channelInputSchema
+    .omit({ tenantId: true, id: true })
+    .extend({
+      type: channelTypeSchema(types).openapi({
+        type: "string",
+        description: `The channel's platform: one of ${types.join(", ")} (built-in platforms and configured OAuth 2.0 providers).`,
+        example: types[0] ?? "instagram",
+      }),
+    })
+    .openapi("ChannelInput");
+}
 export const refreshManyBody = refreshMultipleChannelTokensInput.omit({ tenantId: true }).openapi("RefreshManyInput");
 export const scheduleBody = scheduleChannelTokenRefreshInput.omit({ tenantId: true, channelId: true }).openapi("ScheduleInput");
 export const recurringBody = scheduleRecurringTokenRefreshInput.omit({ tenantId: true }).openapi("RecurringInput");

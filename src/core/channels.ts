@@ -5,11 +5,12 @@ import { failure } from "./errors";
 import type { Logger } from "./logger";
 import { defineOperation } from "./operation";
 import { planFromExpiry } from "./plan";
+import { builtInCapabilities } from "./providers";
 import type { QueueSettings } from "./queue/settings";
 import type { Store } from "./store";
-import type { Channel, Credentials, Platform } from "./types";
+import { PLATFORMS, type Channel, type Credentials, type Platform } from "./types";
 import { toChannel } from "./store/channels";
-import { channelInputSchema, describeIssues, idSchema, type ParsedChannelInput } from "./validation";
+import { channelInputSchemaFor, describeIssues, idSchema, type ParsedChannelInput } from "./validation";
 
 /** A channel as answers show it: dates as ISO strings, and never a token. */
 export interface ChannelView {
@@ -62,12 +63,12 @@ export function toChannelView(channel: Channel): ChannelView {
   };
 }
 
-// Meta's platforms exchange the long-lived access token itself, so it is their refresh credential.
-const EXCHANGES_ACCESS_TOKEN: ReadonlySet<Platform> = new Set(["facebook", "instagram", "whatsapp"]);
-
-/** Whether the channel holds what its platform's refresh needs. */
-export function canRefresh(type: Platform, refreshToken: string | undefined): boolean {
-  return refreshToken !== undefined || EXCHANGES_ACCESS_TOKEN.has(type);
+/**
+ * Whether the channel holds what its platform's refresh needs: a refresh token, or only the access token where the
+ * platform exchanges the access token itself (Meta's). Configured OAuth 2.0 providers all need a refresh token.
+ */
+export function canRefresh(type: string, refreshToken: string | undefined): boolean {
+  return refreshToken !== undefined || builtInCapabilities(type)?.refreshesWith === "accessToken";
 }
 
 export const channelRefInput = z.strictObject({ tenantId: idSchema, channelId: idSchema });
@@ -91,9 +92,12 @@ export function createChannelOperations(deps: {
   /** The lead times a new or reconnected channel's plan is computed with. */
   settings: QueueSettings;
   hooks?: ChannelHooks;
+  /** The channel types accepted: the built-in platforms and the configured providers. @defaultValue the built-ins */
+  channelTypes?: readonly string[];
   now?: () => Date;
 }) {
   const { store, keyRing, logger, hooks, settings } = deps;
+  const inputSchema = channelInputSchemaFor(deps.channelTypes ?? PLATFORMS);
   const now = deps.now ?? (() => new Date());
   const notify = async (hook: (() => Promise<void>) | undefined) => {
     try {
@@ -147,7 +151,7 @@ export function createChannelOperations(deps: {
 
   return {
     /** Creates a channel, or replaces the one with the same tenant and id (a reconnect). */
-    upsert: defineOperation("channels.upsert", channelInputSchema, logger, async (input) => ({
+    upsert: defineOperation("channels.upsert", inputSchema, logger, async (input) => ({
       success: true as const,
       channel: await save(input),
     })),
@@ -156,7 +160,7 @@ export function createChannelOperations(deps: {
     async import(inputs: unknown[], onProgress?: (done: number, total: number) => void) {
       const results: Array<{ index: number; success: boolean; channelId?: string; error?: string }> = [];
       for (const [index, raw] of inputs.entries()) {
-        const parsed = channelInputSchema.safeParse(raw);
+        const parsed = inputSchema.safeParse(raw);
         if (!parsed.success) {
           results.push({ index, success: false, error: describeIssues(parsed.error) });
         } else {

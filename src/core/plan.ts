@@ -1,6 +1,5 @@
 import type { ErrorCode } from "./errors";
 import { expiryRefreshAt, type QueueSettings } from "./queue/settings";
-import type { Platform } from "./types";
 
 // When a channel is refreshed next. Every write of a refresh's outcome (and every upsert) carries the plan these
 // functions compute, in the same statement, so that an active channel whose token expires always has one.
@@ -17,7 +16,7 @@ export interface FailurePlan {
 
 /** The channel as a plan needs it. */
 export interface PlannedChannel {
-  type: Platform | string;
+  type: string;
   expiresAt: Date | null;
   hasRefreshToken: boolean;
   /** Failures in a row before this one. */
@@ -32,7 +31,7 @@ export function planFromExpiry(
   settings: QueueSettings,
 ): Date | null {
   if (expiresAt === null || !channel.hasRefreshToken) return null;
-  return expiryRefreshAt(channel.type as Platform, expiresAt, now, settings);
+  return expiryRefreshAt(channel.type, expiresAt, now, settings);
 }
 
 /**

@@ -6,13 +6,13 @@ import { ERROR_MESSAGES, REAUTH_CODES, RefreshError, type ErrorCode } from "./er
 import type { ChannelLock } from "./lock";
 import type { Logger } from "./logger";
 import { planAfterFailure, planFromExpiry } from "./plan";
-import { platformsSharingApp } from "./providers";
+import { builtInCapabilities, platformsSharingApp, type PlatformCapabilities } from "./providers";
 import type { PlatformProvider } from "./providers/types";
 import type { TenantRefreshBudget } from "./refresh-budget";
 import type { QueueSettings } from "./queue/settings";
 import type { AttemptFence, ChannelRow, ClaimedRow, RefreshWrite, Store } from "./store";
 import { toChannel } from "./store/channels";
-import type { Channel, Credentials, Platform, TokenSet } from "./types";
+import type { Channel, Credentials, TokenSet } from "./types";
 
 /** Why a refresh runs: kept on each event row ("read": getAccessToken found the token expiring too soon). */
 export type RefreshTrigger = "manual" | "batch" | "scheduled" | "sweep" | "expiry" | "read";
@@ -67,6 +67,8 @@ export interface RefreshDependencies {
   keyRing: KeyRing;
   lock: ChannelLock;
   providerFor(channel: Pick<Channel, "type" | "meta">): PlatformProvider;
+  /** What a channel type's platform does (rotation, may-not-extend). @defaultValue the built-in platforms' */
+  capabilitiesOf?: (type: string) => PlatformCapabilities | undefined;
   logger: Logger;
   /** Lead times, backoff and leases: every outcome writes the channel's next plan from them (src/core/plan.ts). */
   settings: QueueSettings;
@@ -78,12 +80,10 @@ export interface RefreshDependencies {
 
 // What a tenant asks for by hand: bounded per tenant. Scheduled, sweep, expiry and read refreshes are the service's own.
 const MANUAL_TRIGGERS: ReadonlySet<RefreshTrigger> = new Set(["manual", "batch"]);
-// Platforms whose refresh token is single-use: a crash after their answer loses the new token.
-const ROTATING_PLATFORMS: readonly string[] = ["tiktok"];
-// Meta cannot extend a long-lived token past its first 60 days: the exchange then answers with the same deadline
-// (expires_in keeps shrinking). Its expires_in is whole seconds, hence the tolerance; and a refresh right after the
-// previous one cannot tell a token that slid by a few seconds from one that did not move, hence the minimum age.
-const MAY_NOT_EXTEND = new Set(["facebook", "instagram", "whatsapp"]);
+// Platforms that may not extend a token (capabilities.mayNotExtend; Meta past a token's first 60 days) answer with the
+// same deadline (expires_in keeps shrinking). Their expires_in is whole seconds, hence the tolerance; and a refresh
+// right after the previous one cannot tell a token that slid by a few seconds from one that did not move, hence the
+// minimum age.
 const NOT_EXTENDED_TOLERANCE_MS = 1_000;
 const NOT_EXTENDED_MIN_AGE_MS = 60_000;
 // How long a refresh that could not be saved is kept (encrypted) in Redis for the next attempt to recover.
@@ -112,9 +112,11 @@ export class ChannelRefresher {
   private heldRetry?: NodeJS.Timeout;
   private closing = false;
   private readonly now: () => Date;
+  private readonly capabilitiesOf: (type: string) => PlatformCapabilities | undefined;
 
   constructor(private readonly deps: RefreshDependencies) {
     this.now = deps.now ?? (() => new Date());
+    this.capabilitiesOf = deps.capabilitiesOf ?? builtInCapabilities;
   }
 
   /** Callers in this process asking for the same channel share one refresh; other processes meet at the lock. */
@@ -242,7 +244,8 @@ export class ChannelRefresher {
     const channel = toChannel(row);
     // A marker left by an attempt that never finished: that attempt may have spent a single-use refresh token.
     const interrupted = row.refreshAttemptId !== null;
-    const rotating = ROTATING_PLATFORMS.includes(row.type);
+    // A single-use refresh token (or one that may be: "detect"): a crash after the answer loses the new token.
+    const rotating = (this.capabilitiesOf(row.type)?.rotatesRefreshToken ?? false) !== false;
 
     // Closing: no new platform call (its answer could arrive after the connections are gone); the ones running finish.
     if (this.closing) return fail(row.id, "QUEUE_UNAVAILABLE", SHUTTING_DOWN);
@@ -274,7 +277,7 @@ export class ChannelRefresher {
     const next: Credentials = { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken ?? used.refreshToken };
     const tokenAge = this.now().getTime() - (row.lastRefreshedAt ?? row.createdAt).getTime();
     const notExtended =
-      MAY_NOT_EXTEND.has(row.type) &&
+      this.capabilitiesOf(row.type)?.mayNotExtend === true &&
       tokenAge >= NOT_EXTENDED_MIN_AGE_MS &&
       row.expiresAt !== null &&
       tokens.expiresAt !== null &&
@@ -551,7 +554,7 @@ export class ChannelRefresher {
         needsReauth,
         attemptId,
         ...plan,
-        appPlatforms: appWide ? platformsSharingApp(row.type as Platform) : [],
+        appPlatforms: appWide ? platformsSharingApp(row.type) : [],
       },
       {
         jobId: options.jobId ?? null,

@@ -1,6 +1,8 @@
-/** The platforms whose channels Refresca keeps alive. */
+/** The built-in platforms' channel types (each has its folder in src/core/providers/). */
 export const PLATFORMS = ["instagram", "facebook", "whatsapp", "tiktok"] as const;
-export type Platform = (typeof PLATFORMS)[number];
+export type BuiltInPlatform = (typeof PLATFORMS)[number];
+/** A channel type: a built-in platform, or the id of an OAuth 2.0 provider configured by data. */
+export type Platform = BuiltInPlatform | (string & {});
 
 /** What one platform refresh returned (internal: never sent to a browser). Shape fixed by the specification. */
 export interface RefreshResult {

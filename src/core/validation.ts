@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { PLATFORMS } from "./types";
+import { PLATFORMS, type Platform } from "./types";
 
 /** Ids of tenants and channels: at most 128 characters of a safe alphabet (no spaces, quotes or slashes). */
 export const idSchema = z
@@ -62,7 +62,18 @@ const metaSchema = z.record(z.string().max(64), z.unknown()).superRefine((meta, 
   for (const issue of metaIssues(meta)) ctx.addIssue({ code: "custom", ...issue });
 });
 
-/** A channel as `channels.upsert` and `refresca channels import` take it. */
+/** The channel `type` field accepting these channel types (the built-ins, and the providers configured). */
+export function channelTypeSchema(types: readonly string[]) {
+  const message = `must be one of ${types.join(", ")}`;
+  return z.string({ error: message }).refine((type) => types.includes(type), { message });
+}
+
+/** The channel input of an instance refreshing these channel types. */
+export function channelInputSchemaFor(types: readonly string[]) {
+  return channelInputSchema.extend({ type: channelTypeSchema(types) });
+}
+
+/** A channel as `channels.upsert` and `refresca channels import` take it (the built-in platforms). */
 export const channelInputSchema = z.strictObject({
   tenantId: idSchema,
   id: idSchema.optional(),
@@ -76,8 +87,9 @@ export const channelInputSchema = z.strictObject({
   refreshTokenExpiresAt: isoDate.nullable().optional(),
   meta: metaSchema.optional(),
 });
-export type ChannelInput = z.input<typeof channelInputSchema>;
-export type ParsedChannelInput = z.output<typeof channelInputSchema>;
+/** `type` is a built-in platform or a configured provider's id. */
+export type ChannelInput = Omit<z.input<typeof channelInputSchema>, "type"> & { type: Platform };
+export type ParsedChannelInput = z.output<ReturnType<typeof channelInputSchemaFor>>;
 
 /** One readable sentence naming every offending field, e.g. `channelIds.3: must be a string`. */
 export function describeIssues(error: z.ZodError): string {

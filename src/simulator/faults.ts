@@ -40,7 +40,7 @@ export class FaultQueue {
     if (remaining > 0) this.pending.push({ ...fault, remaining });
   }
 
-  take(platform: SimPlatform): Fault | undefined {
+  take(platform: string): Fault | undefined {
     const now = Date.now();
     this.pending = this.pending.filter((f) => f.until === undefined || f.until > now);
     const index = this.pending.findIndex((f) => f.platform === undefined || f.platform === platform);

@@ -17,4 +17,5 @@ export {
   type SimulatorOptions,
   type TikTokSimOptions,
 } from "./options";
+export type { OAuth2Fault, OAuth2SimControl, OAuth2SimOptions, OAuth2SimProvider } from "./oauth2";
 export { refrescaEnvFor, refrescaSettingsFor } from "./refresca-settings";

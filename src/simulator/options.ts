@@ -1,3 +1,4 @@
+import type { OAuth2SimOptions } from "./oauth2";
 /** The platforms the simulator plays. Facebook and WhatsApp share Meta's exchange endpoint. */
 export type SimPlatform = "facebook" | "instagram" | "whatsapp" | "tiktok";
 export const SIM_PLATFORMS: readonly SimPlatform[] = ["facebook", "instagram", "whatsapp", "tiktok"];
@@ -77,6 +78,8 @@ export interface SimulatorConfigPatch {
 }
 
 export interface SimulatorOptions extends SimulatorConfigPatch {
+  /** Generic OAuth 2.0 token endpoints, by provider id (`POST /oauth2/<id>/token`). @defaultValue none */
+  oauth2?: OAuth2SimOptions;
   /** @defaultValue 0 (a free port) */
   port?: number;
   /** @defaultValue "127.0.0.1" */

@@ -10,6 +10,7 @@ import { handleMetaExchange, metaPlatformOf } from "./meta";
 import { defaultConfig, latencyFor, mergeConfig, type SimPlatform, type SimulatorOptions } from "./options";
 import { readBody, sendJson } from "./respond";
 import { SimulatorState } from "./state";
+import { OAuth2Simulation, type OAuth2SimControl } from "./oauth2";
 import { handleTikTokRefresh, sendTikTokFault } from "./tiktok";
 
 /** A running simulator: one base URL serves every platform and the admin API. */
@@ -17,6 +18,8 @@ export interface Simulator extends SimulatorControl {
   /** e.g. http://127.0.0.1:PORT — use it for META_GRAPH_URL, INSTAGRAM_GRAPH_URL and TIKTOK_API_URL. */
   readonly url: string;
   readonly port: number;
+  /** The generic OAuth 2.0 providers given in `oauth2` (in this process only). */
+  readonly oauth2: OAuth2SimControl;
   /** Stops listening and drops every open connection, including requests held by a `timeout` fault. */
   close(): Promise<void>;
 }
@@ -61,9 +64,17 @@ async function recognise(state: SimulatorState, req: IncomingMessage, res: Serve
   return undefined;
 }
 
-async function handle(state: SimulatorState, req: IncomingMessage, res: ServerResponse, closing: AbortSignal): Promise<void> {
+async function handle(
+  state: SimulatorState,
+  oauth2: OAuth2Simulation,
+  req: IncomingMessage,
+  res: ServerResponse,
+  closing: AbortSignal,
+): Promise<void> {
   const url = new URL(req.url ?? "/", "http://simulator");
   if (url.pathname.startsWith("/_sim/")) return handleAdmin(state, req, res, url.pathname);
+  const provider = oauth2.handles(req, url.pathname);
+  if (provider !== undefined) return oauth2.answer(provider, req, new URLSearchParams(await readBody(req)), res);
   const call = await recognise(state, req, res, url);
   if (!call) return sendJson(res, 404, { error: "not_found", error_description: `No endpoint ${req.method} ${url.pathname}` });
 
@@ -83,11 +94,13 @@ async function handle(state: SimulatorState, req: IncomingMessage, res: ServerRe
 
 /** Starts the platform simulator on `host:port` (default 127.0.0.1, a free port). Logs nothing. */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
-  const { port = 0, host = "127.0.0.1", ...patch } = options;
+  const { port = 0, host = "127.0.0.1", oauth2: oauth2Options = {}, ...patch } = options;
   const state = new SimulatorState(mergeConfig(defaultConfig(), patch));
+  let baseUrl = "";
+  const oauth2 = new OAuth2Simulation(oauth2Options, () => baseUrl);
   const closing = new AbortController();
   const server = createServer((req, res) => {
-    handle(state, req, res, closing.signal).catch(() => {
+    handle(state, oauth2, req, res, closing.signal).catch(() => {
       if (res.headersSent || res.destroyed) res.destroy();
       else sendJson(res, 500, { error: "simulator_error" });
     });
@@ -98,9 +111,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   });
   const bound = (server.address() as AddressInfo).port;
   let closed: Promise<void> | undefined;
+  baseUrl = `http://${host.includes(":") ? `[${host}]` : host}:${bound}`;
   return {
     ...localControl(state),
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${bound}`,
+    oauth2: oauth2.control(),
+    url: baseUrl,
     port: bound,
     close() {
       closed ??= new Promise<void>((resolve, reject) => {

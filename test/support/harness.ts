@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { createLogger } from "../../src/core/logger";
-import type { Platform } from "../../src/core/types";
+import type { BuiltInPlatform } from "../../src/core/types";
 import { createRefresca, type Refresca, type RefrescaOptions } from "../../src/refresca";
 import { refrescaSettingsFor, startSimulator, type Simulator, type SimulatorOptions } from "../../src/simulator";
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "../env";
@@ -22,7 +22,7 @@ export interface Harness {
   /** Mints tokens at the simulator and stores a channel holding them. */
   addChannel(input: {
     tenantId: string;
-    platform: Platform;
+    platform: BuiltInPlatform;
     id?: string;
     expiresInSeconds?: number;
     neverExpires?: boolean;
@@ -36,7 +36,11 @@ export interface Harness {
 }
 
 export async function startHarness(
-  setup: { simulator?: SimulatorOptions; refresca?: Partial<RefrescaOptions> } = {},
+  setup: {
+    simulator?: SimulatorOptions;
+    /** Options, or options built from the simulator's URL (configured providers need their token URL). */
+    refresca?: Partial<RefrescaOptions> | ((simulatorUrl: string) => Partial<RefrescaOptions>);
+  } = {},
 ): Promise<Harness> {
   const simulator = await startSimulator(setup.simulator);
   const schema = uniqueName("t");
@@ -56,7 +60,7 @@ export async function startHarness(
     encryptionKeys: TEST_KEYS,
     ...refrescaSettingsFor(simulator.url),
     platformTimeoutMs: 3000,
-    ...setup.refresca,
+    ...(typeof setup.refresca === "function" ? setup.refresca(simulator.url) : setup.refresca),
   };
   const refresca = await createRefresca({
     logger: createLogger({ level: "debug", destination }),

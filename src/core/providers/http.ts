@@ -1,6 +1,6 @@
 import http from "node:http";
 import https from "node:https";
-import type { Platform } from "../types";
+import type { PlatformCapabilities } from "./capabilities";
 import { transportFailure } from "./classify";
 
 /** The response headers a classifier reads; `Headers` is one. */
@@ -29,7 +29,10 @@ export type Transport = (url: URL, call: PlatformRequest, signal: AbortSignal) =
 
 /** Whose call this is and what it must never repeat in an error. */
 export interface CallContext {
-  platform: Platform;
+  /** The channel type whose platform is called. */
+  platform: string;
+  /** The platform's capabilities (names in messages); the built-in ones are looked up when absent. */
+  capabilities?: PlatformCapabilities;
   /** Tokens and app secrets sent with the call, redacted from anything the platform echoes back. */
   secrets: readonly string[];
 }

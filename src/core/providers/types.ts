@@ -1,5 +1,6 @@
 import type { Transport } from "./http";
-import type { Channel, Credentials, Platform, TokenSet } from "../types";
+import type { PlatformCapabilities } from "./capabilities";
+import type { Channel, Credentials, TokenSet } from "../types";
 
 /** Where each platform's API lives. Tests, demos and benchmarks point these at the simulator. */
 export interface PlatformEndpoints {
@@ -37,10 +38,19 @@ export interface RefreshRequest {
 
 /** One platform's refresh: send the request, validate the answer field by field, map it to a TokenSet. */
 export interface PlatformProvider {
-  readonly platform: Platform;
+  /** The channel type it refreshes. */
+  readonly platform: string;
+  readonly capabilities: PlatformCapabilities;
   /** Resolves with the validated TokenSet; rejects only with a RefreshError. */
   refresh(request: RefreshRequest): Promise<TokenSet>;
 }
 
 /** Provider options once `createProviders` has settled the HTTP client. */
 export type ResolvedProviderOptions = ProviderOptions & { transport: Transport };
+
+/** One platform's home: its capabilities, and the provider for each of its channels. */
+export interface PlatformModule {
+  readonly capabilities: PlatformCapabilities;
+  /** Builds the platform's provider(s) once; answers the one a channel uses. */
+  create(options: ResolvedProviderOptions): (channel: Pick<Channel, "type" | "meta">) => PlatformProvider;
+}

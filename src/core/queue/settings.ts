@@ -1,4 +1,4 @@
-import type { Platform } from "../types";
+import { BUILT_IN_CAPABILITIES } from "../providers";
 
 /** How refreshes are planned, queued and retried. */
 export interface QueueSettings {
@@ -18,8 +18,11 @@ export interface QueueSettings {
   maxRateLimitDeferrals: number;
   /** Extra minutes a recurring sweep looks ahead beyond its interval. @defaultValue 15 */
   sweepMarginMinutes: number;
-  /** How long before expiry a channel's refresh is planned, per platform (at most a quarter of the time left). */
-  expiryLeadMs: Record<Platform, number>;
+  /**
+   * How long before expiry a channel's refresh is planned, per channel type (at most a quarter of the time left).
+   * @defaultValue each platform's `capabilities.expiryLeadMs`
+   */
+  expiryLeadMs: Record<string, number>;
   /** How often each worker's scheduler claims the channels due soon and queues their refreshes. @defaultValue 5000 */
   schedulerIntervalMs: number;
   /** How far ahead the scheduler claims: a channel due within this is queued now, delayed until it is due. @defaultValue 120000 */
@@ -46,7 +49,9 @@ export interface QueueSettings {
 }
 
 const MINUTE = 60_000;
-const DAY = 24 * 60 * MINUTE;
+// A channel type without a lead of its own (none today: every provider declares one) is refreshed shortly before
+// expiry; the quarter-of-the-time-left bound still holds.
+const FALLBACK_EXPIRY_LEAD_MS = 10 * MINUTE;
 
 export const DEFAULT_QUEUE_SETTINGS: QueueSettings = {
   attempts: 3,
@@ -57,9 +62,8 @@ export const DEFAULT_QUEUE_SETTINGS: QueueSettings = {
   maxRateLimitWaitMs: 15 * MINUTE,
   maxRateLimitDeferrals: 10,
   sweepMarginMinutes: 15,
-  // TikTok's access tokens live hours: refresh shortly before. Meta's live 60 days and may not be extendable:
-  // refreshing a week early leaves a week to reconnect a channel flagged NOT_EXTENDED.
-  expiryLeadMs: { tiktok: 10 * MINUTE, facebook: 7 * DAY, instagram: 7 * DAY, whatsapp: 7 * DAY },
+  // Each platform's folder says why its lead is what it is.
+  expiryLeadMs: Object.fromEntries(BUILT_IN_CAPABILITIES.map((capabilities) => [capabilities.id, capabilities.expiryLeadMs])),
   schedulerIntervalMs: 5000,
   claimAheadMs: 2 * MINUTE,
   claimLeaseMs: 5 * MINUTE,
@@ -80,8 +84,8 @@ export function sweepWindowMinutes(intervalMinutes: number, settings: QueueSetti
 }
 
 /** When the expiry-driven refresh of a token should run: a lead before expiry, at most a quarter of its life left. */
-export function expiryRefreshAt(platform: Platform, expiresAt: Date, now: Date, settings: QueueSettings): Date {
+export function expiryRefreshAt(platform: string, expiresAt: Date, now: Date, settings: QueueSettings): Date {
   const remaining = expiresAt.getTime() - now.getTime();
-  const lead = Math.min(settings.expiryLeadMs[platform], Math.max(0, remaining) / 4);
+  const lead = Math.min(settings.expiryLeadMs[platform] ?? FALLBACK_EXPIRY_LEAD_MS, Math.max(0, remaining) / 4);
   return new Date(Math.max(now.getTime(), expiresAt.getTime() - lead));
 }

@@ -3,7 +3,7 @@ import { expiresIn, ago, PLATFORM_LABELS, STATUS_LABELS, urgency, utc } from "@/
 import { RefreshNow } from "@/app/_ui/refresh-now";
 import { ScheduleLater } from "@/app/_ui/schedule-later";
 import { Failed, TenantPicker } from "@/app/_ui/tenant-picker";
-import { PLATFORMS, type Platform } from "@/core/types";
+import { PLATFORMS, type BuiltInPlatform } from "@/core/types";
 import { CHANNEL_SORTS, type ChannelSort } from "@/core/store";
 import { withTenant } from "@/web/guard";
 import { dashboardView, tenantsForAdmin } from "@/web/view";
@@ -35,7 +35,7 @@ export default async function ChannelsPage({ searchParams }: { searchParams: Sea
 
   const filters = {
     search: one(params.q)?.trim() || undefined,
-    type: oneOf<Platform>(PLATFORMS, one(params.platform)),
+    type: oneOf<BuiltInPlatform>(PLATFORMS, one(params.platform)),
     status: oneOf<Status>(STATUSES, one(params.status)),
     sort: oneOf<ChannelSort>(CHANNEL_SORTS, one(params.sort)) ?? "expiresAt",
     direction: one(params.dir) === "desc" ? ("desc" as const) : ("asc" as const),

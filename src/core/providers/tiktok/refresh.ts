@@ -1,9 +1,11 @@
 import { z } from "zod";
-import { RefreshError } from "../errors";
-import type { TokenSet } from "../types";
-import { lenientFact, lenientSeconds, parseSuccess, tiktokErrorName, tiktokFailure, tokenValue } from "./classify";
-import { send, type CallContext, type PlatformAnswer } from "./http";
-import type { PlatformProvider, ProviderOptions, RefreshRequest, ResolvedProviderOptions as Options } from "./types";
+import { RefreshError } from "../../errors";
+import type { TokenSet } from "../../types";
+import { lenientFact, lenientSeconds, parseSuccess, tokenValue } from "../classify";
+import { send, type CallContext, type PlatformAnswer } from "../http";
+import type { PlatformProvider, ProviderOptions, RefreshRequest, ResolvedProviderOptions as Options } from "../types";
+import { tiktokCapabilities as capabilities } from "./capabilities";
+import { tiktokErrorName, tiktokFailure } from "./errors";
 
 type TikTokApp = NonNullable<ProviderOptions["apps"]["tiktok"]>;
 
@@ -72,17 +74,18 @@ export function processTikTokRefreshResponse(answer: PlatformAnswer, request: Re
 
 export function createTikTokProvider(options: Options): PlatformProvider {
   return {
-    platform: "tiktok",
+    platform: capabilities.id,
+    capabilities,
     async refresh(request) {
       const app = options.apps.tiktok;
       if (!app) {
         throw new RefreshError("MISSING_APP_CREDENTIALS", {
-          message: "The TikTok app credentials (TIKTOK_CLIENT_KEY / TIKTOK_CLIENT_SECRET) are not configured.",
+          message: `The TikTok app credentials (${capabilities.app.env.join(" / ")}) are not configured.`,
         });
       }
       const { accessToken, refreshToken } = request.credentials;
       if (!refreshToken) throw new RefreshError("NO_REFRESH_TOKEN");
-      const context: CallContext = { platform: "tiktok", secrets: [accessToken, refreshToken, app.clientSecret] };
+      const context: CallContext = { platform: capabilities.id, capabilities, secrets: [accessToken, refreshToken, app.clientSecret] };
       const answer = await tiktokRefreshRequest(options, app, refreshToken, request, context);
       return processTikTokRefreshResponse(answer, request, context);
     },

@@ -1,20 +1,28 @@
 import { z } from "zod";
-import { RefreshError } from "../errors";
-import type { Platform, TokenSet } from "../types";
-import { bearerType, expiresInSeconds, graphFailure, isGraphFailure, parseSuccess, tokenValue } from "./classify";
-import { send, type CallContext, type PlatformAnswer } from "./http";
-import type { PlatformProvider, ProviderOptions, RefreshRequest, ResolvedProviderOptions as Options } from "./types";
+import { RefreshError } from "../../errors";
+import type { TokenSet } from "../../types";
+import type { PlatformCapabilities } from "../capabilities";
+import { bearerType, expiresInSeconds, parseSuccess, tokenValue } from "../classify";
+import { send, type CallContext, type PlatformAnswer } from "../http";
+import type { PlatformProvider, ProviderOptions, RefreshRequest, ResolvedProviderOptions as Options } from "../types";
+import { graphFailure, isGraphFailure } from "./errors";
 
-/** The platforms that refresh through Meta's `fb_exchange_token` (Instagram only when connected via Facebook Login). */
-export type MetaPlatform = Extract<Platform, "facebook" | "whatsapp" | "instagram">;
+/**
+ * How one platform uses Meta's `fb_exchange_token` (Facebook, WhatsApp, and Instagram when connected via Facebook
+ * Login): its capabilities, and the parameters it adds to the exchange.
+ */
+export interface MetaExchangeUse {
+  capabilities: PlatformCapabilities;
+  extraParams?: Readonly<Record<string, string>>;
+}
 
 type MetaApp = NonNullable<ProviderOptions["apps"]["meta"]>;
 
-/** Sends Meta's long-lived token exchange; WhatsApp asks for a 60-day system-user token. */
+/** Sends Meta's long-lived token exchange with the platform's extra parameters. */
 export function metaExchangeRequest(
   options: Options,
   app: MetaApp,
-  platform: MetaPlatform,
+  use: MetaExchangeUse,
   request: RefreshRequest,
   context: CallContext,
 ): Promise<PlatformAnswer> {
@@ -24,7 +32,7 @@ export function metaExchangeRequest(
   url.searchParams.set("client_secret", app.appSecret);
   // The long-lived access token is the refresh credential on Meta.
   url.searchParams.set("fb_exchange_token", request.credentials.refreshToken ?? request.credentials.accessToken);
-  if (platform === "whatsapp") url.searchParams.set("set_token_expires_in_60_days", "true");
+  for (const [name, value] of Object.entries(use.extraParams ?? {})) url.searchParams.set(name, value);
   return send(url, { method: "GET", headers: { accept: "application/json" } }, {
     transport: options.transport,
     timeoutMs: options.timeoutMs,
@@ -56,19 +64,23 @@ export function processMetaExchangeResponse(answer: PlatformAnswer, request: Ref
   };
 }
 
-export function createMetaProvider(options: Options, platform: MetaPlatform): PlatformProvider {
+/** A provider refreshing through Meta's exchange, for the platform `use` describes. */
+export function createMetaProvider(options: Options, use: MetaExchangeUse): PlatformProvider {
+  const { capabilities } = use;
+  const platform = capabilities.id;
   return {
     platform,
+    capabilities,
     async refresh(request) {
       const app = options.apps.meta;
       if (!app) {
         throw new RefreshError("MISSING_APP_CREDENTIALS", {
-          message: "The Meta app credentials (META_APP_ID / META_APP_SECRET) are not configured.",
+          message: `The Meta app credentials (${capabilities.app.env.join(" / ")}) are not configured.`,
         });
       }
       const { accessToken, refreshToken } = request.credentials;
-      const context: CallContext = { platform, secrets: [accessToken, ...(refreshToken ? [refreshToken] : []), app.appSecret] };
-      const answer = await metaExchangeRequest(options, app, platform, request, context);
+      const context: CallContext = { platform, capabilities, secrets: [accessToken, ...(refreshToken ? [refreshToken] : []), app.appSecret] };
+      const answer = await metaExchangeRequest(options, app, use, request, context);
       return processMetaExchangeResponse(answer, request, context);
     },
   };

@@ -1,14 +1,15 @@
 import { z } from "zod";
-import { RefreshError } from "../errors";
-import type { TokenSet } from "../types";
-import { bearerType, expiresInSeconds, graphFailure, isGraphFailure, parseSuccess, tokenValue } from "./classify";
-import { send, type CallContext, type PlatformAnswer } from "./http";
-import type { PlatformProvider, RefreshRequest, ResolvedProviderOptions as Options } from "./types";
+import { RefreshError } from "../../errors";
+import type { TokenSet } from "../../types";
+import { DAY_MS } from "../capabilities";
+import { bearerType, expiresInSeconds, parseSuccess, tokenValue } from "../classify";
+import { graphFailure, isGraphFailure } from "../facebook/errors";
+import { send, type CallContext, type PlatformAnswer } from "../http";
+import type { PlatformProvider, RefreshRequest, ResolvedProviderOptions as Options } from "../types";
+import { instagramCapabilities as capabilities } from "./capabilities";
 
-
-const DAY_MS = 86_400_000;
 /** Instagram tokens live 60 days and refuse a refresh in their first 24 h: more than 59 days left means too young. */
-const YOUNGEST_REFRESHABLE_MS = 59 * DAY_MS;
+const YOUNGEST_REFRESHABLE_MS = 60 * DAY_MS - capabilities.minTokenAgeMs!;
 
 /** Sends Instagram Login's refresh (no app credentials: the long-lived token is enough). */
 export function instagramRefreshRequest(options: Options, request: RefreshRequest, context: CallContext): Promise<PlatformAnswer> {
@@ -44,7 +45,8 @@ export function processInstagramRefreshResponse(answer: PlatformAnswer, request:
 
 export function createInstagramProvider(options: Options): PlatformProvider {
   return {
-    platform: "instagram",
+    platform: capabilities.id,
+    capabilities,
     async refresh(request) {
       const expiresAt = request.channel.expiresAt?.getTime();
       if (expiresAt !== undefined && expiresAt - request.now.getTime() > YOUNGEST_REFRESHABLE_MS) {
@@ -54,7 +56,7 @@ export function createInstagramProvider(options: Options): PlatformProvider {
         });
       }
       const { accessToken, refreshToken } = request.credentials;
-      const context: CallContext = { platform: "instagram", secrets: [accessToken, ...(refreshToken ? [refreshToken] : [])] };
+      const context: CallContext = { platform: capabilities.id, capabilities, secrets: [accessToken, ...(refreshToken ? [refreshToken] : [])] };
       const answer = await instagramRefreshRequest(options, request, context);
       return processInstagramRefreshResponse(answer, request, context);
     },
