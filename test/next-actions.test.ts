@@ -3,21 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANY_TENANT, createOAuthRefreshActions, OAUTH_REFRESH_ACTIONS, type TenantAccess } from "../src/next";
 import type { Refresca } from "../src/refresca";
 import { startHarness, type Harness } from "./support/harness";
-import { operationInput, SPEC_OPERATIONS, survives, tenantSnapshot, type HostileIds, type Operation } from "./support/hostile";
+import { hostileIds, operationInput, SPEC_OPERATIONS, survives, tenantSnapshot, type HostileIds, type Operation } from "./support/hostile";
 
 let h: Harness;
 let ids: HostileIds;
 
 beforeAll(async () => {
   h = await startHarness();
-  const victim = h.tenant();
-  const attacker = h.tenant();
-  ids = {
-    victim,
-    attacker,
-    victimChannel: (await h.addChannel({ tenantId: victim, platform: "tiktok", expiresInSeconds: 300 })).id,
-    attackerChannel: (await h.addChannel({ tenantId: attacker, platform: "facebook", expiresInSeconds: 300 })).id,
-  };
+  ids = await hostileIds(h);
 });
 afterAll(async () => {
   await h?.close();

@@ -97,7 +97,10 @@ export async function survives(
   expect(await tenantSnapshot(h, victim)).toEqual(before);
 }
 
-/** The specification's eight operations. */
+/**
+ * The specification's eight operations, typed out from the specification on purpose (not imported from
+ * `refresca/next`): tests compare the code's own lists against this one.
+ */
 export const SPEC_OPERATIONS = [
   "refreshChannelToken",
   "refreshMultipleChannelTokens",
@@ -108,3 +111,15 @@ export const SPEC_OPERATIONS = [
   "getTokenRefreshJobsStatus",
   "getRefreshStatistics",
 ] as const;
+
+/** A victim and an attacker tenant with one channel each: what every hostile-input suite attacks. */
+export async function hostileIds(h: Harness): Promise<HostileIds> {
+  const victim = h.tenant();
+  const attacker = h.tenant();
+  return {
+    victim,
+    attacker,
+    victimChannel: (await h.addChannel({ tenantId: victim, platform: "tiktok", expiresInSeconds: 300 })).id,
+    attackerChannel: (await h.addChannel({ tenantId: attacker, platform: "facebook", expiresInSeconds: 300 })).id,
+  };
+}
