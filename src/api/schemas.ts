@@ -92,7 +92,8 @@ export const channelView = z
   .object({
     id: z.string(),
     tenantId: z.string(),
-    type: z.enum(PLATFORMS),
+    // A string, not the built-ins' enum: a channel of a configured OAuth 2.0 provider has that provider's id.
+    type: z.string().openapi({ description: `The platform: ${PLATFORMS.join(", ")}, a preset's or a configured provider's id.`, example: "tiktok" }),
     displayName: z.string(),
     localName: z.string(),
     status: z.enum(["active", "needs_reauth", "disabled"]),

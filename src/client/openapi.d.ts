@@ -298,8 +298,11 @@ export interface components {
         Channel: {
             id: string;
             tenantId: string;
-            /** @enum {string} */
-            type: "instagram" | "facebook" | "whatsapp" | "tiktok";
+            /**
+             * @description The platform: instagram, facebook, whatsapp, tiktok, a preset's or a configured provider's id.
+             * @example tiktok
+             */
+            type: string;
             displayName: string;
             localName: string;
             /** @enum {string} */
