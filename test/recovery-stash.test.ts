@@ -89,17 +89,7 @@ describe("the recovery stash", () => {
     } finally {
       await allow();
     }
-    const reconnected = await h.simulator.issue({ platform: "tiktok" });
-    const upserted = await h.refresca.channels.upsert({
-      tenantId,
-      id: channel.id,
-      type: "tiktok",
-      displayName: "reconnected",
-      accessToken: reconnected.accessToken,
-      refreshToken: reconnected.refreshToken!,
-      expiresAt: reconnected.expiresAt,
-    });
-    expect(upserted.success).toBe(true);
+    const reconnected = await h.reconnect(tenantId, channel.id);
     expect(await h.refresca.refreshChannelToken({ tenantId, channelId: channel.id })).toMatchObject({ success: true });
     expect(await h.refresca.internals.redis.exists(recoveryKey(h.keyPrefix, tenantId, channel.id))).toBe(0);
     // The reconnect's token was the one refreshed, not the stash's.

@@ -99,19 +99,10 @@ describe("saving a refresh", () => {
     const channel = await h.addChannel({ tenantId, platform: "tiktok" });
     await h.simulator.configure({ latencyMs: 400 });
     try {
+      const calls = (await h.simulator.stats()).totalCalls;
       const refreshing = h.refresca.refreshChannelToken({ tenantId, channelId: channel.id });
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      const reconnected = await h.simulator.issue({ platform: "tiktok" });
-      const saved = await h.refresca.channels.upsert({
-        tenantId,
-        id: channel.id,
-        type: "tiktok",
-        displayName: "reconnected",
-        accessToken: reconnected.accessToken,
-        refreshToken: reconnected.refreshToken!,
-        expiresAt: reconnected.expiresAt,
-      });
-      expect(saved.success).toBe(true);
+      await h.platformCalled(calls); // the refresh is in flight at the platform
+      const reconnected = await h.reconnect(tenantId, channel.id);
       expect(await refreshing).toMatchObject({ success: false, code: "SUPERSEDED" });
       const [row] = await h.sql("select credentials from channels where tenant_id = $1", [tenantId]);
       expect(storedCredentials(tenantId, channel.id, row.credentials).refreshToken).toBe(reconnected.refreshToken);
@@ -125,8 +116,9 @@ describe("saving a refresh", () => {
     const channel = await h.addChannel({ tenantId, platform: "facebook" });
     await h.simulator.configure({ latencyMs: 400 });
     try {
+      const calls = (await h.simulator.stats()).totalCalls;
       const refreshing = h.refresca.refreshChannelToken({ tenantId, channelId: channel.id });
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await h.platformCalled(calls); // the refresh is in flight at the platform
       await h.sql("update channels set display_name = 'renamed', version = version + 1 where tenant_id = $1", [tenantId]);
       const answer = await refreshing;
       expect(answer).toMatchObject({ success: true });
@@ -182,8 +174,9 @@ describe("fault 2: an attempt that lost its lock cannot spend or overwrite", () 
     const channel = await h.addChannel({ tenantId, platform: "facebook" });
     await h.simulator.configure({ latencyMs: 400 });
     try {
+      const calls = (await h.simulator.stats()).totalCalls;
       const refreshing = h.refresca.refreshChannelToken({ tenantId, channelId: channel.id });
-      await sleep(150);
+      await h.platformCalled(calls); // the refresh is in flight at the platform
       // Another attempt claimed the channel meanwhile (this one's lock was lost) and recorded its own failure.
       await h.sql(
         `update channels set refresh_attempt_id = 'newer-attempt', last_outcome = 'failure', last_error_code = 'PLATFORM_UNAVAILABLE'
@@ -208,19 +201,10 @@ describe("fault 3: a failed refresh does not undo a reconnect", () => {
     await h.simulator.revoke(channel.refreshToken!);
     await h.simulator.configure({ latencyMs: 400 });
     try {
+      const calls = (await h.simulator.stats()).totalCalls;
       const refreshing = h.refresca.refreshChannelToken({ tenantId, channelId: channel.id });
-      await sleep(150);
-      const reconnected = await h.simulator.issue({ platform: "tiktok" });
-      const saved = await h.refresca.channels.upsert({
-        tenantId,
-        id: channel.id,
-        type: "tiktok",
-        displayName: "reconnected",
-        accessToken: reconnected.accessToken,
-        refreshToken: reconnected.refreshToken!,
-        expiresAt: reconnected.expiresAt,
-      });
-      expect(saved.success).toBe(true);
+      await h.platformCalled(calls); // the refresh is in flight at the platform
+      const reconnected = await h.reconnect(tenantId, channel.id);
       expect(await refreshing).toMatchObject({ success: false, code: "SUPERSEDED" });
       const [row] = await h.sql("select status, last_error_code from channels where tenant_id = $1", [tenantId]);
       expect(row).toEqual({ status: "active", last_error_code: null });

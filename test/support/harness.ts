@@ -6,6 +6,7 @@ import type { BuiltInPlatform } from "../../src/core/types";
 import { createRefresca, type Refresca, type RefrescaOptions } from "../../src/refresca";
 import { refrescaSettingsFor, startSimulator, type Simulator, type SimulatorOptions } from "../../src/simulator";
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "../env";
+import { waitFor } from "./wait";
 
 /** A fixed test key: tests must not depend on a key file on the machine. */
 export const TEST_KEYS = "test1:" + Buffer.alloc(32, 7).toString("base64");
@@ -30,6 +31,10 @@ export interface Harness {
     withoutRefreshToken?: boolean;
   }): Promise<{ id: string; accessToken: string; refreshToken?: string }>;
   sql<T extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<T[]>;
+  /** Reconnects a TikTok channel: new tokens minted at the simulator, saved with `channels.upsert`. */
+  reconnect(tenantId: string, channelId: string): Promise<{ accessToken: string; refreshToken: string }>;
+  /** Resolves once the simulator has received more calls in all than `before` (counted on arrival, before latency). */
+  platformCalled(before: number): Promise<void>;
   /** The options the harness's Refresca uses, for more instances (other processes) on the same schema. */
   options: RefrescaOptions;
   close(): Promise<void>;
@@ -96,6 +101,23 @@ export async function startHarness(
       });
       if (!answer.success) throw new Error(`addChannel: ${answer.error}`);
       return { id: answer.channel.id, accessToken: tokens.accessToken, ...(refreshToken && { refreshToken }) };
+    },
+    async reconnect(tenantId, channelId) {
+      const tokens = await simulator.issue({ platform: "tiktok" });
+      const saved = await refresca.channels.upsert({
+        tenantId,
+        id: channelId,
+        type: "tiktok",
+        displayName: "reconnected",
+        accessToken: tokens.accessToken,
+        refreshToken: tokens.refreshToken!,
+        expiresAt: tokens.expiresAt,
+      });
+      if (!saved.success) throw new Error(`reconnect: ${saved.error}`);
+      return { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken! };
+    },
+    async platformCalled(before) {
+      await waitFor("a platform call to arrive at the simulator", async () => (await simulator.stats()).totalCalls > before, 10_000);
     },
     async sql(text, values) {
       return (await pool.query(text, values)).rows;
