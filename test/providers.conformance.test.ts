@@ -190,10 +190,10 @@ describe.each(SUBJECTS)("provider conformance: $name", (subject) => {
     const channel = await subject.add(h);
     const undo = await subject.rejectApp!(h);
     try {
-      expect(await refresh(channel)).toMatchObject({ success: false });
+      expect(await refresh(channel)).toMatchObject({ success: false, code: "APP_CREDENTIALS_REJECTED" });
       expect((await row(channel)).status).toBe("active");
       const [failure] = await h.sql("select last_error_code from channels where tenant_id = $1 and id = $2", [channel.tenantId, channel.id]);
-      expect(failure.last_error_code).toBe("INVALID_CREDENTIALS");
+      expect(failure.last_error_code).toBe("APP_CREDENTIALS_REJECTED");
     } finally {
       await undo();
     }

@@ -246,7 +246,7 @@ describe.each(CASES)("provider conformance: $name", (c) => {
       expect((await sim.stats()).totalCalls).toBe(0);
     });
 
-    it("reports rejected app credentials as INVALID_CREDENTIALS naming the app credentials", async () => {
+    it("reports rejected app credentials as APP_CREDENTIALS_REJECTED naming the app credentials", async () => {
       const sim = await start();
       const issued = await issueFor(sim, c);
       const wrong = "wrong-app-secret-1234";
@@ -255,9 +255,8 @@ describe.each(CASES)("provider conformance: $name", (c) => {
           ? { meta: { appId: SIM_META_APP_ID, appSecret: wrong } }
           : { tiktok: { clientKey: SIM_TIKTOK_CLIENT_KEY, clientSecret: wrong } };
       const error = await expectRefreshError(sim, providersFor(sim, { apps }).forChannel(c.channel).refresh(requestFor(c, issued)),
-        "INVALID_CREDENTIALS", [wrong]);
+        "APP_CREDENTIALS_REJECTED", [wrong]);
       expect(error.message).toMatch(/app credentials/);
-      expect(error.details?.credentials).toBe("app");
     });
   } else {
     it("needs no app credentials", async () => {
@@ -465,7 +464,7 @@ describe("classify: platform failures to codes", () => {
     expect(graphFailure(answer(400, { error: { code: 1, message: "An unknown error occurred" } }), meta).code).toBe("PLATFORM_UNAVAILABLE");
     expect(graphFailure(answer(400, { error: { code: 2 } }), meta).code).toBe("PLATFORM_UNAVAILABLE");
     expect(graphFailure(answer(400, { error: { code: 9999, is_transient: true } }), meta).code).toBe("PLATFORM_UNAVAILABLE");
-    expect(graphFailure(answer(400, { error: { code: 101, message: "Invalid application ID" } }), meta).code).toBe("INVALID_CREDENTIALS");
+    expect(graphFailure(answer(400, { error: { code: 101, message: "Invalid application ID" } }), meta).code).toBe("APP_CREDENTIALS_REJECTED");
     expect(graphFailure(answer(400, { error: { code: 9999 } }), meta).code).toBe("INVALID_RESPONSE");
     expect(graphFailure(answer(503, "down"), meta).code).toBe("PLATFORM_UNAVAILABLE");
   });

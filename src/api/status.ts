@@ -24,6 +24,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   PLATFORM_UNAVAILABLE: 502,
   INVALID_RESPONSE: 502,
   MISSING_APP_CREDENTIALS: 503,
+  // The platform refused the app itself: a configuration for the operator, not a fault of the request or the channel.
+  APP_CREDENTIALS_REJECTED: 503,
   REFRESH_IN_PROGRESS: 503,
   QUEUE_UNAVAILABLE: 503,
   STORE_UNAVAILABLE: 503,

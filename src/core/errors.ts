@@ -14,6 +14,8 @@ export const ERROR_MESSAGES = {
   RATE_LIMITED: "The platform is rate limiting requests; the refresh will wait as the platform asked.",
   TOO_EARLY: "The platform does not allow refreshing this token yet.",
   MISSING_APP_CREDENTIALS: "The app credentials for this platform are not configured.",
+  APP_CREDENTIALS_REJECTED:
+    "The platform rejected the app credentials (client id or secret): fix the app configuration; the channel's own token may be fine.",
   NOT_EXTENDED: "The platform returned a token that does not live longer: the channel must be reconnected before it expires.",
   ROTATION_LOST: "A refresh was cut off after the platform rotated the token, so the new token was lost: the channel must be reconnected.",
   NEEDS_REAUTH: "This channel must be reconnected before it can be refreshed.",
@@ -29,20 +31,6 @@ export const ERROR_MESSAGES = {
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_MESSAGES;
-
-/** Codes after which retrying the same refresh cannot help. */
-export const PERMANENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  "NO_REFRESH_TOKEN",
-  "INVALID_CREDENTIALS",
-  "MISSING_APP_CREDENTIALS",
-  "NOT_EXTENDED",
-  "ROTATION_LOST",
-  "NEEDS_REAUTH",
-  "NEVER_EXPIRES",
-  "NOT_FOUND",
-  "INVALID_INPUT",
-  "TOO_EARLY",
-]);
 
 /** Codes that mean the channel cannot be refreshed again until someone reconnects it. */
 export const REAUTH_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["INVALID_CREDENTIALS", "ROTATION_LOST"]);
@@ -79,10 +67,6 @@ export class RefreshError extends Error {
     if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
     if (options.details !== undefined) this.details = options.details;
     Object.defineProperty(this, "cause", { value: options.cause, enumerable: false, writable: true, configurable: true });
-  }
-
-  get permanent(): boolean {
-    return PERMANENT_CODES.has(this.code);
   }
 
   /** Safe to log and to return: no cause, no body. */

@@ -536,7 +536,7 @@ export class ChannelRefresher {
     attemptId: string,
   ): Promise<RefreshOutcome> {
     // Rejected app credentials are a configuration problem, not the channel's: it stays active.
-    const needsReauth = REAUTH_CODES.has(error.code) && error.details?.credentials !== "app";
+    const needsReauth = REAUTH_CODES.has(error.code);
     const appWide = error.code === "RATE_LIMITED" && error.details?.throttleScope === "app";
     const durationMs = Math.round(performance.now() - started);
     const plan = planAfterFailure(

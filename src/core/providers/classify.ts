@@ -80,9 +80,9 @@ export const unavailable = (answer: PlatformAnswer, context: CallContext, platfo
   });
 
 export const appRejected = (answer: PlatformAnswer, context: CallContext, platformCode: string | number | undefined, details: Details) =>
-  make("INVALID_CREDENTIALS",
+  make("APP_CREDENTIALS_REJECTED",
     `${platformName(context)} rejected the app credentials (${appCredentialsOf(context)}): fix the app configuration; the channel's own token may be fine.`,
-    answer, context, { platformCode, details: { ...details, credentials: "app" } });
+    answer, context, { platformCode, details });
 
 /** A failure without a body Refresca understands: decided by the HTTP status alone. */
 export function byStatus(answer: PlatformAnswer, context: CallContext): RefreshError {
