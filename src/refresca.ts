@@ -140,6 +140,7 @@ export async function createRefresca(options: RefrescaOptions) {
       ...Object.fromEntries(modules.map(({ capabilities }) => [capabilities.id, capabilities.expiryLeadMs])),
       ...options.queue?.expiryLeadMs,
     };
+    const platforms = providers.platformIds.map((id) => ({ id, displayName: providers.capabilities(id)!.displayName }));
     const queue = new RefreshQueue(redis, keyPrefix, { ...DEFAULT_QUEUE_SETTINGS, ...options.queue, expiryLeadMs });
     const plans = store.plans;
     // The health check: channels breaking "an active channel whose token expires always has a planned refresh".
@@ -178,6 +179,8 @@ export async function createRefresca(options: RefrescaOptions) {
     return {
       /** The channel types this instance refreshes: the built-in platforms, then the configured providers. */
       platformIds: providers.platformIds,
+      /** The same channel types with the names people read (for pickers, filters and badges). */
+      platforms,
       ...operations,
       ...createQueueOperations({ store, queue, logger }),
       ...createTokenAccess({ store, keyRing, refresher, audit: tokenReads, logger }),
@@ -197,7 +200,7 @@ export async function createRefresca(options: RefrescaOptions) {
       /** The REST API's per-key request limit: `take(keyId)` once per request, after `apiKeys.authenticate`. */
       rateLimiter: new ApiRateLimiter(redis, keyPrefix, options.apiRateLimit ?? DEFAULT_API_RATE_LIMIT),
       /** The dashboard's reads: paged channel list, expiry horizon, recent refresh events. */
-      dashboard: createDashboardQueries({ store, logger }),
+      dashboard: createDashboardQueries({ store, logger, platforms }),
       metrics,
       /** Webhook endpoints of a tenant: add (answers the signing secret once), list, get, update, remove, deliveries, test, redeliver. */
       webhooks: createWebhookOperations({ store, keyRing, logger, settings: webhookSettings }),

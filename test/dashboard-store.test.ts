@@ -2,6 +2,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenantOperations } from "../src/core/access/tenants";
 import { hashApiKey, looksLikeApiKey, secretsEqual } from "../src/core/access/api-keys";
+import { createDashboardQueries } from "../src/core/dashboard";
 import { createLogger } from "../src/core/logger";
 import { openStore, type Store } from "../src/core/store";
 import { TEST_DATABASE_URL, uniqueName } from "./env";
@@ -103,6 +104,56 @@ describe("the channel list of a tenant with 10,000 channels", () => {
     expect(horizon.within24h).toBeLessThanOrEqual(horizon.within7d);
     expect(horizon.within7d).toBeLessThanOrEqual(horizon.within30d);
     expect(horizon.expired).toBeGreaterThan(0);
+  });
+});
+
+describe("platforms on the dashboard: built-in, configured and no longer configured types alike", () => {
+  const PLATFORMS = [
+    { id: "instagram", displayName: "Instagram" },
+    { id: "tiktok", displayName: "TikTok" },
+    { id: "acme", displayName: "Acme Social" },
+  ];
+  const dashboard = () => createDashboardQueries({ store, logger, platforms: PLATFORMS, now: () => now });
+  const tenant = uniqueName("mixed");
+
+  beforeAll(async () => {
+    await pool.query(`insert into tenants (id, name) values ($1, 'Mixed')`, [tenant]);
+    const rows: Array<[string, string, string, number, string | null]> = [
+      ["a1", "acme", "active", 60, null],
+      ["a2", "acme", "needs_reauth", -5, null],
+      ["a3", "acme", "active", 30, "failing"],
+      ["t1", "tiktok", "active", 90, null],
+      ["g1", "gone", "active", -10, null],
+    ];
+    for (const [id, type, status, inMinutes, failing] of rows) {
+      await pool.query(
+        `insert into channels (tenant_id, id, type, display_name, local_name, credentials, key_id, expires_at, has_refresh_token, status, failing_since)
+         values ($1, $2, $3, $2, '@' || $2, 'v1.k.iv.ct.tag', 'k', $4, true, $5, $6)`,
+        [tenant, id, type, minutes(inMinutes), status, failing ? minutes(-20) : null],
+      );
+    }
+  });
+
+  it("counts each type's channels and what needs attention, in the instance's platform order, unknown types last", async () => {
+    const answer = await dashboard().platformBreakdown({ tenantId: tenant });
+    if (!answer.success) throw new Error(answer.error);
+    expect(answer.platforms).toEqual([
+      { id: "tiktok", displayName: "TikTok", channels: 1, needsReauth: 0, failing: 0, expired: 0, configured: true },
+      { id: "acme", displayName: "Acme Social", channels: 3, needsReauth: 1, failing: 1, expired: 1, configured: true },
+      { id: "gone", displayName: "gone", channels: 1, needsReauth: 0, failing: 0, expired: 1, configured: false },
+    ]);
+  });
+
+  it("filters the channel list by a configured type, and refuses a malformed one naming the field", async () => {
+    const acme = await dashboard().listChannels({ tenantId: tenant, type: "acme" });
+    if (!acme.success) throw new Error(acme.error);
+    expect(acme.channels.map((channel) => channel.id).sort()).toEqual(["a1", "a2", "a3"]);
+    const bad = await dashboard().listChannels({ tenantId: tenant, type: "ACME'; drop table channels;--" });
+    expect(bad).toMatchObject({ success: false, code: "INVALID_INPUT", error: expect.stringMatching(/type/) });
+  });
+
+  it("answers NOT_FOUND for an unknown tenant", async () => {
+    expect(await dashboard().platformBreakdown({ tenantId: uniqueName("nobody") })).toMatchObject({ success: false, code: "NOT_FOUND" });
   });
 });
 

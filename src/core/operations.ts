@@ -27,6 +27,17 @@ export const getChannelsNeedingTokenRefreshInput = z.strictObject({
 });
 export const getRefreshStatisticsInput = getChannelsNeedingTokenRefreshInput;
 
+/** The answer of getRefreshStatistics: the tenant's channels counted by what they need (the specification's shape). */
+export interface RefreshStatistics {
+  totalChannels: number;
+  channelsNeedingRefresh: number;
+  channelsWithRefreshToken: number;
+  /** Expire within the window (60 min by default), not yet expired. */
+  urgentChannels: number;
+  expiredChannels: number;
+  needsReauth: number;
+}
+
 export interface ChannelRefreshAnswer {
   channelId: string;
   success: boolean;
@@ -151,7 +162,7 @@ export function createRefreshOperations(deps: OperationDependencies) {
     /** Counts of the tenant's channels by what they need. */
     getRefreshStatistics: defineOperation("getRefreshStatistics", getRefreshStatisticsInput, logger, async (input) => {
       const at = now();
-      const statistics = await store.expiry.statistics(
+      const statistics: RefreshStatistics = await store.expiry.statistics(
         input.tenantId,
         at,
         new Date(at.getTime() + input.refreshBeforeMinutes * 60_000),

@@ -38,3 +38,8 @@ export async function tenantsForAdmin(session: Session) {
   if (session.role !== "admin") return [];
   return (await webRuntime()).refresca.tenants.list({ limit: 500 });
 }
+
+/** The channel types this instance refreshes, with their names: built-in platforms, presets and configured providers. */
+export async function instancePlatforms() {
+  return (await webRuntime()).refresca.platforms;
+}

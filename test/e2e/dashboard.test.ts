@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,7 +12,7 @@ import { SIM_META_APP_ID, SIM_META_APP_SECRET, SIM_TIKTOK_CLIENT_KEY, SIM_TIKTOK
 import { PROJECT_DIR } from "../../src/web/serve";
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "../env";
 import { launchBrowser } from "../support/browser";
-import { startHarness, TEST_KEYS, type Harness } from "../support/harness";
+import { ACME, startHarness, TEST_KEYS, withConfiguredProvider, type Harness } from "../support/harness";
 
 // The built app served by `refresca web` (the production server), on its own schema and Redis prefix, against the
 // machine's PostgreSQL and Redis and the simulator over HTTP, driven by a real Chromium.
@@ -28,15 +29,25 @@ const adminKey = randomBytes(32).toString("base64url");
 /** Every response body the browser received, with its URL: searched for secrets at the end. */
 const responses: Array<{ url: string; body: string }> = [];
 const reading: Array<Promise<void>> = [];
+let providersDir: string;
+let seeded = 0;
 
 beforeAll(async () => {
   await ensureWebBuild();
   // Tokens live an hour at the "platform": a refresh moves a 3-minute expiry by about an hour.
-  h = await startHarness({ simulator: { tiktok: { accessLifetimeSeconds: 3600 } } });
+  // Besides the built-in platforms, a provider configured by data ("acme"), as a product would add one.
+  h = await startHarness(withConfiguredProvider({ simulator: { tiktok: { accessLifetimeSeconds: 3600 } } }));
   for (const channel of await demoChannels(h.simulator, tenantA)) {
     const saved = await h.refresca.channels.upsert(channel);
     if (!saved.success) throw new Error(saved.error);
+    seeded += 1;
   }
+  await h.addConfiguredChannel({ tenantId: tenantA, id: "acme-brand", displayName: "Acme Brand", expiresInSeconds: 600 });
+  seeded += 1;
+  providersDir = await mkdtemp(path.join(tmpdir(), "refresca-providers-"));
+  const providersFile = path.join(providersDir, "providers.json");
+  const { clientId: _id, clientSecret: _secret, ...acme } = h.options.providers![0]!;
+  await writeFile(providersFile, JSON.stringify({ providers: [{ ...acme, clientIdEnv: "ACME_CLIENT_ID", clientSecretEnv: "ACME_CLIENT_SECRET" }] }));
   await h.addChannel({ tenantId: tenantB, platform: "tiktok", id: "b-tiktok", expiresInSeconds: 300 });
   for (const tenantId of [tenantA, tenantB]) {
     const answer = await h.refresca.tenants.issueApiKey({ tenantId });
@@ -65,6 +76,9 @@ beforeAll(async () => {
       META_APP_SECRET: SIM_META_APP_SECRET,
       TIKTOK_CLIENT_KEY: SIM_TIKTOK_CLIENT_KEY,
       TIKTOK_CLIENT_SECRET: SIM_TIKTOK_CLIENT_SECRET,
+      REFRESCA_PROVIDERS_FILE: providersFile,
+      ACME_CLIENT_ID: ACME.clientId,
+      ACME_CLIENT_SECRET: ACME.clientSecret,
       PORT: String(port),
       HOST: "127.0.0.1",
       LOG_LEVEL: "debug",
@@ -77,6 +91,7 @@ afterAll(async () => {
   await browser?.close();
   await web?.stop();
   await h?.close();
+  if (providersDir) await rm(providersDir, { recursive: true, force: true });
 });
 
 async function newContext(): Promise<BrowserContext> {
@@ -154,7 +169,7 @@ describe("the dashboard in a browser", () => {
     const expected = await h.refresca.getRefreshStatistics({ tenantId: tenantA });
     if (!expected.success) throw new Error(expected.error);
     const stat = (name: string) => page.locator(`[data-stat=${name}] .stat-value`).textContent();
-    expect(await stat("totalChannels")).toBe("14");
+    expect(await stat("totalChannels")).toBe(String(seeded));
     expect(await stat("channelsNeedingRefresh")).toBe(String(expected.statistics.channelsNeedingRefresh));
     expect(await stat("expiredChannels")).toBe(String(expected.statistics.expiredChannels));
     expect(await page.locator("[data-bar=expired] .bar-value").textContent()).toBe("1");
@@ -189,6 +204,27 @@ describe("the dashboard in a browser", () => {
     expect(await page.locator("tbody tr").count()).toBe(3);
     await page.goto(`${baseUrl}/channels?q=no-such-channel`);
     expect(await page.getByText("No channel matches these filters.").isVisible()).toBe(true);
+  });
+
+  it("treats a configured provider's channels like the built-ins: filter, badge, refresh, platform breakdown", async () => {
+    await page.goto(`${baseUrl}/channels`);
+    const options = await page.locator("select[name=platform] option").allTextContents();
+    expect(options).toEqual(expect.arrayContaining(["Instagram", "TikTok", ACME.displayName]));
+    await page.goto(`${baseUrl}/channels?platform=acme`);
+    const ids = await page.locator("tbody tr").evaluateAll((rows) => rows.map((row) => row.getAttribute("data-channel-id")));
+    expect(ids).toEqual(["acme-brand"]);
+    const row = page.locator("tr[data-channel-id=acme-brand]");
+    expect(await row.locator("[data-platform=acme]").textContent()).toBe(ACME.displayName);
+    const calls = h.simulator.oauth2.stats().calls.acme ?? 0;
+    await row.getByRole("button", { name: "Refresh now" }).click();
+    await expect.poll(() => row.locator("[role=status]").textContent(), { timeout: 15_000 }).toContain("Refreshed");
+    expect(h.simulator.oauth2.stats().calls.acme).toBe(calls + 1);
+    await page.goto(`${baseUrl}/`);
+    const breakdown = page.locator("[data-platform-row=acme]");
+    expect(await breakdown.locator("[data-count=channels]").textContent()).toBe("1");
+    expect(await breakdown.locator("[data-platform=acme]").textContent()).toBe(ACME.displayName);
+    await breakdown.getByRole("link").click();
+    await page.waitForURL(`${baseUrl}/channels?platform=acme`);
   });
 
   it("schedules one refresh with a delay, and the job figures update without a reload", async () => {

@@ -1,6 +1,7 @@
 import { EventsTable } from "@/app/_ui/events-table";
 import { ExpiryChart } from "@/app/_ui/expiry-chart";
 import { JobStatus } from "@/app/_ui/job-status";
+import { PlatformBreakdown } from "@/app/_ui/platform-breakdown";
 import { RecurringSchedule } from "@/app/_ui/recurring-schedule";
 import { RefreshAll } from "@/app/_ui/refresh-all";
 import { StatisticsCards } from "@/app/_ui/statistics";
@@ -15,9 +16,10 @@ export default async function OverviewPage({ searchParams }: { searchParams: Sea
   if (!view.tenantId) return <TenantPicker tenants={await tenantsForAdmin(view.session)} />;
   const tenantId = view.tenantId;
   const input = { tenantId };
-  const [statistics, horizon, schedule, jobs, events] = await Promise.all([
+  const [statistics, horizon, platforms, schedule, jobs, events] = await Promise.all([
     tenantOperation("getRefreshStatistics", input),
     withTenant("dashboard.expiryHorizon", input, (refresca) => refresca.dashboard.expiryHorizon(input)),
+    withTenant("dashboard.platformBreakdown", input, (refresca) => refresca.dashboard.platformBreakdown(input)),
     withTenant("getRecurringTokenRefresh", input, (refresca) => refresca.getRecurringTokenRefresh(input)),
     tenantOperation("getTokenRefreshJobsStatus", input),
     withTenant("dashboard.recentEvents", input, (refresca) => refresca.dashboard.recentEvents({ tenantId, limit: 15 })),
@@ -62,6 +64,11 @@ export default async function OverviewPage({ searchParams }: { searchParams: Sea
           {!jobs.success && <Failed answer={jobs} />}
         </section>
       </div>
+
+      <section className="card">
+        <h2>Platforms</h2>
+        {platforms.success ? <PlatformBreakdown platforms={platforms.platforms} tenantQuery={view.tenantQuery} /> : <Failed answer={platforms} />}
+      </section>
 
       <div className="grid two">
         <section className="card">

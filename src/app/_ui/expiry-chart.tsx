@@ -1,4 +1,4 @@
-import type { ExpiryHorizon } from "@/core/store";
+import type { ExpiryHorizon } from "@/core/dashboard";
 
 const BARS: Array<{ key: keyof ExpiryHorizon; label: string; tone: string }> = [
   { key: "expired", label: "Expired", tone: "bad" },

@@ -52,12 +52,15 @@ export function urgency(iso: string | null, now: number): "expired" | "urgent" |
   return "ok";
 }
 
-export const PLATFORM_LABELS: Record<string, string> = {
-  instagram: "Instagram",
-  facebook: "Facebook",
-  whatsapp: "WhatsApp",
-  tiktok: "TikTok",
-};
+/**
+ * A colour for a channel type's dot: the built-in platforms have their brand colour in the stylesheet; any other type
+ * (a preset, a configured provider) gets a steady hue from its id, so that its badge looks the same on every page.
+ */
+export function platformHue(id: string): number {
+  let hash = 0;
+  for (const char of id) hash = (hash * 31 + char.charCodeAt(0)) % 360;
+  return hash;
+}
 
 export const STATUS_LABELS: Record<string, string> = {
   active: "Active",

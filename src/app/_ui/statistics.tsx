@@ -1,4 +1,4 @@
-import type { ChannelStatisticsRow as Statistics } from "@/core/store/channels";
+import type { RefreshStatistics as Statistics } from "@/core/operations";
 
 export type { Statistics };
 

@@ -57,6 +57,14 @@ const ORDER: Record<ChannelSort, Record<"asc" | "desc", string>> = {
   status: { asc: "status asc, expires_at asc nulls last, id asc", desc: "status desc, expires_at desc nulls first, id desc" },
 };
 
+export interface ChannelTypeCounts {
+  type: string;
+  channels: number;
+  needsReauth: number;
+  failing: number;
+  expired: number;
+}
+
 /** The dashboard's reads: one page of a tenant's channels, and how soon its tokens expire. */
 export class ChannelListing {
   constructor(private readonly pool: pg.Pool) {}
@@ -89,6 +97,21 @@ export class ChannelListing {
       this.pool.query<{ total: number }>(`select count(*)::int as total from channels where ${filter}`, values),
     ]);
     return { rows: page.rows, total: count.rows[0]?.total ?? 0 };
+  }
+
+  /** The tenant's channels counted per type: all, flagged, failing, expired. */
+  async byType(tenantId: string, now: Date): Promise<ChannelTypeCounts[]> {
+    const { rows } = await this.pool.query<ChannelTypeCounts>(
+      `select type, count(*)::int as channels,
+              count(*) filter (where status = 'needs_reauth')::int as "needsReauth",
+              count(*) filter (where status = 'active' and failing_since is not null)::int as failing,
+              count(*) filter (where expires_at <= $2)::int as expired
+         from channels
+        where tenant_id = $1
+        group by type`,
+      [tenantId, now],
+    );
+    return rows;
   }
 
   /** How many of the tenant's tokens are expired, or expire within 1 h, 24 h, 7 d and 30 d (cumulative). */

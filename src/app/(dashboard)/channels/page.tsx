@@ -1,12 +1,12 @@
 import Link from "next/link";
-import { expiresIn, ago, PLATFORM_LABELS, STATUS_LABELS, urgency, utc } from "@/app/_ui/format";
+import { expiresIn, ago, STATUS_LABELS, urgency, utc } from "@/app/_ui/format";
+import { PlatformBadge } from "@/app/_ui/platform-badge";
 import { RefreshNow } from "@/app/_ui/refresh-now";
 import { ScheduleLater } from "@/app/_ui/schedule-later";
 import { Failed, TenantPicker } from "@/app/_ui/tenant-picker";
-import { PLATFORMS, type BuiltInPlatform } from "@/core/types";
-import { CHANNEL_SORTS, type ChannelSort } from "@/core/store";
+import { CHANNEL_LIST_SORTS, type ChannelListSort } from "@/core/dashboard";
 import { withTenant } from "@/web/guard";
-import { dashboardView, tenantsForAdmin } from "@/web/view";
+import { dashboardView, instancePlatforms, tenantsForAdmin } from "@/web/view";
 
 type SearchParams = Promise<Record<string, string | string[] | undefined>>;
 const STATUSES = ["active", "needs_reauth", "disabled"] as const;
@@ -16,7 +16,7 @@ const one = (value: string | string[] | undefined) => (typeof value === "string"
 const oneOf = <T extends string>(values: readonly T[], value: string | undefined): T | undefined =>
   values.find((candidate) => candidate === value);
 
-const COLUMNS: Array<{ label: string; sort?: ChannelSort; className?: string }> = [
+const COLUMNS: Array<{ label: string; sort?: ChannelListSort; className?: string }> = [
   { label: "Channel", sort: "displayName" },
   { label: "Platform", sort: "type" },
   { label: "Expires", sort: "expiresAt" },
@@ -32,12 +32,15 @@ export default async function ChannelsPage({ searchParams }: { searchParams: Sea
   const view = await dashboardView(params.tenant);
   if (!view.tenantId) return <TenantPicker tenants={await tenantsForAdmin(view.session)} />;
   const tenantId = view.tenantId;
+  const platforms = await instancePlatforms();
+  const labelOf = new Map(platforms.map((platform) => [platform.id, platform.displayName]));
 
   const filters = {
     search: one(params.q)?.trim() || undefined,
-    type: oneOf<BuiltInPlatform>(PLATFORMS, one(params.platform)),
+    // A type the instance does not refresh (a provider since removed) may still be filtered on, from its badge's link.
+    type: /^[a-z][a-z0-9-]{1,31}$/.test(one(params.platform) ?? "") ? one(params.platform) : undefined,
     status: oneOf<Status>(STATUSES, one(params.status)),
-    sort: oneOf<ChannelSort>(CHANNEL_SORTS, one(params.sort)) ?? "expiresAt",
+    sort: oneOf<ChannelListSort>(CHANNEL_LIST_SORTS, one(params.sort)) ?? "expiresAt",
     direction: one(params.dir) === "desc" ? ("desc" as const) : ("asc" as const),
     page: Math.max(1, Math.min(100_000, Number.parseInt(one(params.page) ?? "1", 10) || 1)),
   };
@@ -91,11 +94,12 @@ export default async function ChannelsPage({ searchParams }: { searchParams: Sea
         <input type="search" name="q" defaultValue={filters.search ?? ""} placeholder="Search name, handle or id" aria-label="Search" maxLength={100} />
         <select name="platform" defaultValue={filters.type ?? ""} aria-label="Platform">
           <option value="">All platforms</option>
-          {PLATFORMS.map((platform) => (
-            <option key={platform} value={platform}>
-              {PLATFORM_LABELS[platform]}
+          {platforms.map((platform) => (
+            <option key={platform.id} value={platform.id}>
+              {platform.displayName}
             </option>
           ))}
+          {filters.type && !labelOf.has(filters.type) && <option value={filters.type}>{filters.type} (not configured)</option>}
         </select>
         <select name="status" defaultValue={filters.status ?? ""} aria-label="Status">
           <option value="">Any status</option>
@@ -159,7 +163,7 @@ export default async function ChannelsPage({ searchParams }: { searchParams: Sea
                       </div>
                     </td>
                     <td>
-                      <span className={`platform ${channel.type}`}>{PLATFORM_LABELS[channel.type]}</span>
+                      <PlatformBadge id={channel.type} label={labelOf.get(channel.type) ?? channel.type} />
                     </td>
                     <td className={`expiry ${urgency(channel.expiresAt, now)}`} title={utc(channel.expiresAt)} data-expires-at={channel.expiresAt ?? "never"}>
                       {expiresIn(channel.expiresAt, now)}
