@@ -77,6 +77,38 @@ describe("generic OAuth 2.0 provider: the request (RFC 6749 §6)", () => {
     expect(call!.headers.authorization).toBe(basicAuthorization({ clientId: "my id:1", clientSecret: "s€cret+/" }));
   });
 
+  it("repeats a refused Basic authentication once with the credentials as they are, and keeps what worked", async () => {
+    // Servers that take Basic credentials as sent (@node-oauth/oauth2-server 5) refuse the encoded "~" and "+".
+    const client = { clientId: "app~1", clientSecret: "se+cret/x" };
+    const raw = basicAuthorization(client, false);
+    const { url, received } = await endpoint(({ headers }) =>
+      headers.authorization === raw
+        ? { status: 200, body: JSON.stringify({ access_token: "a2", token_type: "Bearer", expires_in: 60, refresh_token: "r2" }) }
+        : { status: 401, body: JSON.stringify({ error: "invalid_client" }) });
+    const provider = providerFor({ id: "acme", tokenUrl: url, ...client });
+    expect((await provider.refresh(request)).accessToken).toBe("a2");
+    expect(received.map((call) => call.headers.authorization)).toEqual([basicAuthorization(client), raw]);
+    await provider.refresh(request);
+    expect(received).toHaveLength(3);
+    expect(received[2]!.headers.authorization).toBe(raw);
+  });
+
+  it("does not repeat a refused Basic authentication when encoding changes nothing, and reports the app rejected", async () => {
+    const { url, received } = await endpoint(json(401, { error: "invalid_client" }));
+    const error = await failure(providerFor({ id: "acme", tokenUrl: url, clientId: "plain-id", clientSecret: "Plain_Secret.9" }).refresh(request));
+    expect(error.code).toBe("APP_CREDENTIALS_REJECTED");
+    expect(received).toHaveLength(1);
+  });
+
+  it("reports the app rejected when neither form of the Basic credentials is accepted, and tries the encoded form again next time", async () => {
+    const { url, received } = await endpoint(json(401, { error: "invalid_client" }));
+    const provider = providerFor({ id: "acme", tokenUrl: url, clientId: "app~1", clientSecret: "wrong+secret" });
+    expect((await failure(provider.refresh(request))).code).toBe("APP_CREDENTIALS_REJECTED");
+    expect(received).toHaveLength(2);
+    await failure(provider.refresh(request));
+    expect(received[2]!.headers.authorization).toBe(basicAuthorization({ clientId: "app~1", clientSecret: "wrong+secret" }));
+  });
+
   it("sends client_secret_post credentials in the body and no Authorization header", async () => {
     const { url, received } = await endpoint(json(200, { access_token: "a2", token_type: "bearer", expires_in: 60 }));
     await providerFor({ id: "acme", tokenUrl: url, clientAuth: "client_secret_post", clientId: "id", clientSecret: "secret" }).refresh(request);
@@ -124,6 +156,19 @@ describe("generic OAuth 2.0 provider: the answer", () => {
     expect(error).toBeInstanceOf(RefreshError);
     expect(error.code).toBe(code);
     if (code === "RATE_LIMITED") expect(error.retryAfterMs).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ["429 with Retry-After", json(429, {}, { "retry-after": "30" })],
+    ["503 with Retry-After", json(503, { error: "temporarily_unavailable" }, { "retry-after": "30" })],
+    ["slow_down without Retry-After", json(400, { error: "slow_down" })],
+  ] as const)("a throttle (%s) holds the provider's whole app, not one channel: a token endpoint limits the client", async (_name, script) => {
+    // Found against real servers (test/oauth2-real-servers.test.ts): without throttleScope "app", every other channel
+    // of the provider still called the token endpoint during the wait.
+    const { url } = await endpoint(script);
+    const error = await failure(providerFor({ ...base, tokenUrl: url }).refresh(request));
+    expect(error.code).toBe("RATE_LIMITED");
+    expect(error.details?.throttleScope).toBe("app");
   });
 
   it("answers MISSING_APP_CREDENTIALS without calling the platform when the client id or secret is unset", async () => {

@@ -19,8 +19,10 @@ export function oauth2Failure(answer: PlatformAnswer, context: CallContext): Ref
   }
   const platformCode = name || undefined;
   // A 503 that says when to come back is a throttle: wait as told rather than retry on the backoff schedule.
+  // A token endpoint throttles the client (the app), not one refresh token: every channel of this provider waits
+  // (throttleScope "app", as Meta's application limit in facebook/errors.ts), so none calls it before then.
   if (answer.status === 429 || (answer.status === 503 && answer.headers.get("retry-after"))) {
-    return rateLimited(answer, context, platformCode, details);
+    return rateLimited(answer, context, platformCode, { ...details, throttleScope: "app" });
   }
   switch (name) {
     case "":
@@ -33,7 +35,7 @@ export function oauth2Failure(answer: PlatformAnswer, context: CallContext): Ref
     case "unauthorized_client":
       return appRejected(answer, context, name, details);
     case "slow_down":
-      return rateLimited(answer, context, name, details);
+      return rateLimited(answer, context, name, { ...details, throttleScope: "app" });
     case "server_error":
     case "temporarily_unavailable":
       return unavailable(answer, context, name, details);

@@ -19,9 +19,18 @@ export function formEncode(value: string): string {
   return new URLSearchParams([["", value]]).toString().slice(1);
 }
 
-/** The Authorization header of `client_secret_basic`. */
-export function basicAuthorization(client: OAuth2Client): string {
-  return `Basic ${Buffer.from(`${formEncode(client.clientId)}:${formEncode(client.clientSecret)}`).toString("base64")}`;
+/**
+ * The Authorization header of `client_secret_basic`: id and secret form-encoded first (RFC 6749 §2.3.1), or as they
+ * are (`encoded: false`) for servers that do not decode them.
+ */
+export function basicAuthorization(client: OAuth2Client, encoded = true): string {
+  const encode = encoded ? formEncode : (value: string) => value;
+  return `Basic ${Buffer.from(`${encode(client.clientId)}:${encode(client.clientSecret)}`).toString("base64")}`;
+}
+
+/** Whether form-encoding changes the client's id or secret (so that a server that does not decode them would differ). */
+export function encodingMatters(client: OAuth2Client): boolean {
+  return formEncode(client.clientId) !== client.clientId || formEncode(client.clientSecret) !== client.clientSecret;
 }
 
 /** Sends the refresh_token grant (RFC 6749 §6) with the configured client authentication, scope and parameters. */
@@ -32,6 +41,7 @@ export function oauth2RefreshRequest(
   refreshToken: string,
   request: RefreshRequest,
   context: CallContext,
+  basicEncoded = true,
 ): Promise<PlatformAnswer> {
   const body = new URLSearchParams({ ...config.extraParams, grant_type: "refresh_token", refresh_token: refreshToken });
   if (config.scope !== undefined) body.set("scope", config.scope);
@@ -44,7 +54,7 @@ export function oauth2RefreshRequest(
     body.set("client_id", client.clientId);
     body.set("client_secret", client.clientSecret);
   } else {
-    headers.authorization = basicAuthorization(client);
+    headers.authorization = basicAuthorization(client, basicEncoded);
   }
   return send(new URL(config.tokenUrl), { method: "POST", headers, body: body.toString() }, {
     transport: options.transport,
@@ -98,6 +108,12 @@ export function createOAuth2Provider(options: Options, config: OAuth2ProviderCon
     ? { clientId: config.clientId, clientSecret: config.clientSecret }
     : undefined;
   const names = [config.clientIdEnv ?? "clientId", config.clientSecretEnv ?? "clientSecret"].join(" / ");
+  // RFC 6749 §2.3.1 form-encodes the Basic credentials, and conformant servers decode them (oidc-provider does); some
+  // widely used servers take them as sent (@node-oauth/oauth2-server 5), so a secret with "~", "+" or "/" fails there.
+  // When such a server refuses the encoded form, the same request goes once more with the credentials as they are,
+  // and this provider keeps what worked. Safe to repeat: a server authenticates the client before it looks at the
+  // grant (RFC 6749 §3.2.1), so a refused client has spent no refresh token.
+  let basicEncoded = true;
   return {
     platform: config.id,
     capabilities,
@@ -110,7 +126,15 @@ export function createOAuth2Provider(options: Options, config: OAuth2ProviderCon
       const { accessToken, refreshToken } = request.credentials;
       if (!refreshToken) throw new RefreshError("NO_REFRESH_TOKEN");
       const context: CallContext = { platform: config.id, capabilities, secrets: [accessToken, refreshToken, client.clientSecret] };
-      const answer = await oauth2RefreshRequest(options, config, client, refreshToken, request, context);
+      const send = (encoded: boolean) => oauth2RefreshRequest(options, config, client, refreshToken, request, context, encoded);
+      let answer = await send(basicEncoded);
+      if (basicEncoded && config.clientAuth === "client_secret_basic" && encodingMatters(client) && oauth2ErrorName(answer.json) === "invalid_client") {
+        const unencoded = await send(false);
+        if (oauth2ErrorName(unencoded.json) !== "invalid_client") {
+          basicEncoded = false;
+          answer = unencoded;
+        }
+      }
       return processOAuth2RefreshResponse(answer, config, request, context);
     },
   };
