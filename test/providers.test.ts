@@ -474,6 +474,11 @@ describe("classify: platform failures to codes", () => {
     expect(retryAfterMs(new Headers({ "retry-after": "5" }), now)).toBe(5000);
     expect(retryAfterMs(new Headers({ "retry-after": "Wed, 01 Jan 2025 00:00:30 GMT" }), now)).toBe(30_000);
     expect(retryAfterMs(new Headers({ "retry-after": "soon" }), now)).toBeUndefined();
+    // The IETF RateLimit headers of gateways and rate-limit middleware, when there is no Retry-After.
+    expect(retryAfterMs(new Headers({ "ratelimit-reset": "12" }), now)).toBe(12_000);
+    expect(retryAfterMs(new Headers({ ratelimit: '"default";r=0;t=42' }), now)).toBe(42_000);
+    expect(retryAfterMs(new Headers({ "retry-after": "3", "ratelimit-reset": "12" }), now)).toBe(3000);
+    expect(retryAfterMs(new Headers({ "ratelimit-reset": "later" }), now)).toBeUndefined();
   });
 
   it("redacts tokens the platform echoes back", () => {

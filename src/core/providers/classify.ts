@@ -28,13 +28,21 @@ export function redact(text: string, secrets: readonly string[]): string {
   return clean.replace(/[A-Za-z0-9_\-.|%]{32,}/g, "[redacted]").slice(0, 300);
 }
 
-/** `Retry-After` in seconds or as an HTTP date. */
+/**
+ * `Retry-After` in seconds or as an HTTP date; without it, the IETF RateLimit headers' reset (draft 6/7
+ * `RateLimit-Reset: <seconds>`, draft 8+ `RateLimit: "policy";r=0;t=<seconds>`), which gateways and rate-limit
+ * middleware in front of token endpoints send.
+ */
 export function retryAfterMs(headers: HeaderLookup, now: number = Date.now()): number | undefined {
+  const seconds = (text: string | undefined) => (text && /^\d+(\.\d+)?$/.test(text) ? Math.round(Number(text) * 1000) : undefined);
   const value = headers.get("retry-after")?.trim();
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
-  const at = Date.parse(value);
-  return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
+  if (value) {
+    const delay = seconds(value);
+    if (delay !== undefined) return delay;
+    const at = Date.parse(value);
+    if (Number.isFinite(at)) return Math.max(0, at - now);
+  }
+  return seconds(headers.get("ratelimit-reset")?.trim()) ?? seconds(/(?:^|;)\s*t=(\d+)/.exec(headers.get("ratelimit") ?? "")?.[1]);
 }
 
 /** The body kept as `cause`: exact secrets and token fields removed, so even a careless logger of causes leaks nothing. */
