@@ -9,7 +9,7 @@ import type { KeyRing } from "../src/core/crypto";
 import type { Store } from "../src/core/store";
 import { createLogger } from "../src/core/logger";
 import { createRefresca } from "../src/refresca";
-import { connectSimulator, SIM_TIKTOK_CLIENT_KEY, SIM_TIKTOK_CLIENT_SECRET, type SimulatorControl } from "../src/simulator";
+import { connectSimulator, SIM_TIKTOK_CLIENT_KEY, SIM_TIKTOK_CLIENT_SECRET, simulatorUrlEnv, type SimulatorControl } from "../src/simulator";
 import { BENCH_ENCRYPTION_KEYS } from "./support";
 
 const CLI = fileURLToPath(new URL("../bin/refresca.js", import.meta.url));
@@ -94,9 +94,8 @@ export function startWorkerProcess(config: WorkerEnvironment, nodeArgs: string[]
     REFRESCA_WORKER_CONCURRENCY: String(config.concurrency),
     TIKTOK_CLIENT_KEY: SIM_TIKTOK_CLIENT_KEY,
     TIKTOK_CLIENT_SECRET: SIM_TIKTOK_CLIENT_SECRET,
-    TIKTOK_API_URL: config.simulatorUrl,
-    META_GRAPH_URL: config.simulatorUrl,
-    INSTAGRAM_GRAPH_URL: config.simulatorUrl,
+    // Every platform's base URL (META_GRAPH_URL, TIKTOK_API_URL, THREADS_GRAPH_URL, …) at the simulator.
+    ...simulatorUrlEnv(config.simulatorUrl),
     LOG_LEVEL: config.logLevel,
   };
   return startCli(["worker"], env, nodeArgs);

@@ -15,7 +15,7 @@ import type { Refresca } from "./refresca";
 import { DemoError, runDemo } from "./demo/web-demo";
 import { ensureWebBuild, webAppIsHere, webBuildIsStale } from "./launcher/build-web";
 import { startWebProcess, type WebProcess } from "./launcher/web-process";
-import { startSimulator } from "./simulator";
+import { simulatorUrlEnv, startSimulator } from "./simulator";
 import { closeWebRuntime } from "./web/runtime";
 import { serveWeb } from "./web/serve";
 import { createRefrescaApi } from "./api";
@@ -167,14 +167,16 @@ program
 
 program
   .command("simulate")
-  .description("Run the platform simulator (Meta Graph, Instagram, TikTok v2) on a local port.")
+  .description("Run the platform simulator (Meta Graph, Instagram, TikTok v2, Threads, generic OAuth 2.0) on a local port.")
   .option("--port <n>", "port", integer("--port", 0, 65535), 4010)
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option("--latency <ms>", "delay of every platform answer", integer("--latency", 0, 60_000), 0)
   .action(async (options: { port: number; host: string; latency: number }) => {
     const simulator = await startSimulator({ port: options.port, host: options.host, latencyMs: options.latency });
     console.log(`Platform simulator listening on ${simulator.url} (admin API under ${simulator.url}/_sim/)`);
-    console.log(`Point Refresca at it: META_GRAPH_URL=${simulator.url} INSTAGRAM_GRAPH_URL=${simulator.url} TIKTOK_API_URL=${simulator.url}`);
+    // Every base URL variable the platforms declare, so a new platform is listed without touching this file.
+    const variables = Object.entries(simulatorUrlEnv(simulator.url)).map(([name, value]) => `${name}=${value}`);
+    console.log(`Point Refresca at it: ${variables.join(" ")}`);
     await new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);
       process.once("SIGTERM", resolve);

@@ -5,6 +5,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { DEFAULT_API_RATE_LIMIT, type ApiRateLimit } from "./core/access/rate-limit";
 import { loadOrCreateLocalKeyFile, loadOrCreateLocalSecret, parseKeyRing } from "./core/crypto";
+import { BUILT_IN_ENDPOINTS, type EndpointDeclaration } from "./core/providers";
 import { OAUTH2_PRESETS, parseProviderConfigs, ProviderConfigError, type OAuth2ProviderInput } from "./core/providers/oauth2";
 import type { AppCredentials, PlatformEndpoints } from "./core/providers/types";
 
@@ -119,12 +120,6 @@ const schema = z
     TIKTOK_CLIENT_SECRET: text.optional(),
     TIKTOK_APP_ID: text.optional(),
     TIKTOK_APP_SECRET: text.optional(),
-    META_GRAPH_URL: httpUrl("META_GRAPH_URL").default("https://graph.facebook.com"),
-    META_GRAPH_VERSION: text
-      .regex(/^v\d+\.\d+$/, { error: "META_GRAPH_VERSION must look like v25.0" })
-      .default("v25.0"),
-    INSTAGRAM_GRAPH_URL: httpUrl("INSTAGRAM_GRAPH_URL").default("https://graph.instagram.com"),
-    TIKTOK_API_URL: httpUrl("TIKTOK_API_URL").default("https://open.tiktokapis.com"),
     REFRESCA_PROVIDERS_FILE: text.optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
     REFRESCA_PLATFORM_TIMEOUT_MS: text
@@ -191,6 +186,17 @@ const schema = z
     }
   });
 
+/** One endpoint's variable, as its platform declares it (META_GRAPH_URL, THREADS_GRAPH_URL, …). */
+function endpointVariable(declared: EndpointDeclaration) {
+  const value = declared.format === "url"
+    ? httpUrl(declared.env)
+    : text.regex(declared.format.pattern, { error: `${declared.env} must look like ${declared.format.example}` });
+  return value.default(declared.defaultValue);
+}
+
+/** The platforms' base URLs (and API version): every endpoint the built-in platforms declare, by its variable. */
+const endpointSchema = z.object(Object.fromEntries(BUILT_IN_ENDPOINTS.map((declared) => [declared.env, endpointVariable(declared)])));
+
 function safeUrl(value: string): URL | undefined {
   try {
     return new URL(value);
@@ -202,15 +208,13 @@ function safeUrl(value: string): URL | undefined {
 /** Validates the environment once, at a process's start; throws a ConfigError naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RefrescaConfig {
   // Empty (or blank) counts as unset, as in most .env tooling.
-  const input = Object.fromEntries(
-    Object.keys(schema.shape)
-      .map((name) => [name, env[name]] as const)
-      .filter(([, value]) => value !== undefined && value.trim() !== ""),
-  );
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => issue.message));
-  }
+  const inputOf = (names: string[]) =>
+    Object.fromEntries(names.map((name) => [name, env[name]] as const).filter(([, value]) => value !== undefined && value.trim() !== ""));
+  const parsed = schema.safeParse(inputOf(Object.keys(schema.shape)));
+  const endpointVariables = endpointSchema.safeParse(inputOf(Object.keys(endpointSchema.shape)));
+  // Every bad variable at once, the platforms' endpoints included.
+  const problems = [...(parsed.error?.issues ?? []), ...(endpointVariables.error?.issues ?? [])].map((issue) => issue.message);
+  if (!parsed.success || !endpointVariables.success) throw new ConfigError(problems);
   const e = parsed.data;
   const tiktokKey = e.TIKTOK_CLIENT_KEY ?? e.TIKTOK_APP_ID;
   const tiktokSecret = e.TIKTOK_CLIENT_SECRET ?? e.TIKTOK_APP_SECRET;
@@ -222,12 +226,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RefrescaConfig
     dataDir: e.REFRESCA_DATA_DIR,
     apps,
     providers: withPresets(e.REFRESCA_PROVIDERS_FILE === undefined ? [] : loadProvidersFile(e.REFRESCA_PROVIDERS_FILE, env), env),
-    endpoints: {
-      metaGraphUrl: e.META_GRAPH_URL,
-      metaGraphVersion: e.META_GRAPH_VERSION,
-      instagramGraphUrl: e.INSTAGRAM_GRAPH_URL,
-      tiktokApiUrl: e.TIKTOK_API_URL,
-    },
+    endpoints: Object.fromEntries(
+      BUILT_IN_ENDPOINTS.map((declared) => [declared.option, endpointVariables.data[declared.env]!]),
+    ) as PlatformEndpoints,
     logLevel: e.LOG_LEVEL,
     platformTimeoutMs: e.REFRESCA_PLATFORM_TIMEOUT_MS,
     schema: e.REFRESCA_DB_SCHEMA,

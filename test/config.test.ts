@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { ConfigError, loadConfig, resolveEncryptionKeys, resolveSessionSecret } from "../src/config";
 import { generateKeySpec, parseKeyRing } from "../src/core/crypto";
+import { BUILT_IN_ENDPOINTS, DEFAULT_ENDPOINTS } from "../src/core/providers";
 
 function problemsOf(env: NodeJS.ProcessEnv): string {
   try {
@@ -27,6 +28,7 @@ describe("loadConfig", () => {
         metaGraphVersion: "v25.0",
         instagramGraphUrl: "https://graph.instagram.com",
         tiktokApiUrl: "https://open.tiktokapis.com",
+        threadsGraphUrl: "https://graph.threads.net",
       },
       logLevel: "info",
       platformTimeoutMs: 10_000,
@@ -67,6 +69,7 @@ describe("loadConfig", () => {
       META_GRAPH_VERSION: "v24.0",
       INSTAGRAM_GRAPH_URL: "http://127.0.0.1:4000/ig",
       TIKTOK_API_URL: "http://127.0.0.1:4000/tiktok",
+      THREADS_GRAPH_URL: "http://127.0.0.1:4000/threads//",
       LOG_LEVEL: "debug",
       REFRESCA_PLATFORM_TIMEOUT_MS: "2500",
     });
@@ -76,10 +79,24 @@ describe("loadConfig", () => {
       dataDir: path.resolve("relative/dir"),
       encryptionKeys: keys,
       apps: { meta: { appId: "123", appSecret: "meta-secret" }, tiktok: { clientKey: "ck", clientSecret: "tiktok-secret" } },
-      endpoints: { metaGraphUrl: "http://127.0.0.1:4000/meta", metaGraphVersion: "v24.0" },
+      endpoints: {
+        metaGraphUrl: "http://127.0.0.1:4000/meta",
+        metaGraphVersion: "v24.0",
+        instagramGraphUrl: "http://127.0.0.1:4000/ig",
+        tiktokApiUrl: "http://127.0.0.1:4000/tiktok",
+        threadsGraphUrl: "http://127.0.0.1:4000/threads",
+      },
       logLevel: "debug",
       platformTimeoutMs: 2500,
     });
+  });
+
+  test("reads every endpoint a platform declares from its variable, and defaults to the platform's real API", () => {
+    expect(loadConfig({}).endpoints).toEqual(DEFAULT_ENDPOINTS);
+    for (const declared of BUILT_IN_ENDPOINTS) {
+      const value = declared.format === "url" ? "http://127.0.0.1:4010" : declared.format.example;
+      expect(loadConfig({ [declared.env]: value }).endpoints, declared.env).toEqual({ ...DEFAULT_ENDPOINTS, [declared.option]: value });
+    }
   });
 
   test("empty strings count as unset", () => {
@@ -97,6 +114,7 @@ describe("loadConfig", () => {
     ["META_GRAPH_URL", "ftp://x", /META_GRAPH_URL must be a http:\/\/ or https:\/\/ URL/],
     ["INSTAGRAM_GRAPH_URL", "not a url", /INSTAGRAM_GRAPH_URL must be/],
     ["TIKTOK_API_URL", "localhost:4000", /TIKTOK_API_URL must be/],
+    ["THREADS_GRAPH_URL", "graph.threads.net", /THREADS_GRAPH_URL must be a http:\/\/ or https:\/\/ URL/],
     ["META_GRAPH_VERSION", "latest", /META_GRAPH_VERSION must look like v25.0/],
     ["LOG_LEVEL", "verbose", /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/],
     ["REFRESCA_PLATFORM_TIMEOUT_MS", "10s", /REFRESCA_PLATFORM_TIMEOUT_MS must be a whole number/],
@@ -128,10 +146,11 @@ describe("loadConfig", () => {
   });
 
   test("lists every bad variable at once", () => {
-    const text = problemsOf({ DATABASE_URL: "mysql://x", LOG_LEVEL: "loud", META_GRAPH_VERSION: "v25" });
+    const text = problemsOf({ DATABASE_URL: "mysql://x", LOG_LEVEL: "loud", META_GRAPH_VERSION: "v25", THREADS_GRAPH_URL: "nope" });
     expect(text).toMatch(/DATABASE_URL/);
     expect(text).toMatch(/LOG_LEVEL/);
     expect(text).toMatch(/META_GRAPH_VERSION/);
+    expect(text).toMatch(/THREADS_GRAPH_URL/);
   });
 
   test("Meta app credentials are both or neither, naming the missing one, never the secret", () => {

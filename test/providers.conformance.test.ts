@@ -2,7 +2,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRefrescaApi } from "../src/api";
 import { OAUTH2_PRESETS, type OAuth2ProviderInput } from "../src/core/providers/oauth2";
-import type { BuiltInPlatform } from "../src/core/types";
+import { PLATFORMS, type BuiltInPlatform } from "../src/core/types";
 import { builtInCapabilities } from "../src/core/providers";
 import { SIM_META_APP_SECRET, SIM_TIKTOK_CLIENT_SECRET, type OAuth2SimProvider } from "../src/simulator";
 import { startHarness, type Harness } from "./support/harness";
@@ -40,7 +40,8 @@ interface Subject {
 const MINUTE = 60_000;
 
 function builtIn(platform: BuiltInPlatform): Subject {
-  const isMeta = platform !== "tiktok" && platform !== "instagram";
+  // Refreshed through Meta's exchange with the Meta app (Instagram Login and Threads refresh with the token alone).
+  const isMeta = platform === "facebook" || platform === "whatsapp";
   const subject: Subject = {
     name: platform,
     minTokenAge: builtInCapabilities(platform)?.minTokenAgeMs !== undefined,
@@ -81,7 +82,9 @@ function builtIn(platform: BuiltInPlatform): Subject {
       return { undo: async () => void (await h.simulator.configure({ meta: { omitExpiresIn: false } })), expect: () => "unchanged" };
     };
   }
-  // Instagram Login refreshes with the token alone (no app credentials to reject), and always sends expires_in.
+  // Instagram Login and Threads refresh with the token alone (no app credentials to reject), and always send expires_in
+  // (Threads: https://developers.facebook.com/docs/threads/get-started/long-lived-tokens/): those two cases do not
+  // apply to them. Their 24-hour rule turns "refresh after refresh" into TOO_EARLY (minTokenAge).
   return subject;
 }
 
@@ -129,7 +132,8 @@ function configured(
 }
 
 const SUBJECTS: Subject[] = [
-  ...(["facebook", "instagram", "whatsapp", "tiktok"] as const).map(builtIn),
+  // Every built-in platform, as registered: a new one joins the suite without being named here.
+  ...PLATFORMS.map(builtIn),
   configured("configured OAuth 2.0, rotation on", { rotatesRefreshToken: true, defaultLifetimeSeconds: 900 }, { rotate: true }),
   configured("configured OAuth 2.0, rotation off", { rotatesRefreshToken: false, clientAuth: "client_secret_post" }, { rotate: false, clientAuth: "client_secret_post" }),
   configured("configured OAuth 2.0, rotation detected", { rotatesRefreshToken: "detect", defaultLifetimeSeconds: 1200 }, { rotate: true }),
@@ -253,10 +257,11 @@ describe("a configured provider is a channel type of its instance, in the librar
   });
 
   it("accepts the configured id as a channel type and still refuses unknown ones", async () => {
-    expect(h.refresca.platformIds).toEqual(["instagram", "facebook", "whatsapp", "tiktok", "acme"]);
+    expect(h.refresca.platformIds).toEqual([...PLATFORMS, "acme"]);
+    expect(PLATFORMS).toContain("threads");
     const refused = await h.refresca.channels.upsert({ tenantId: h.tenant(), type: "myspace", displayName: "x", accessToken: "y" });
     expect(refused).toMatchObject({ success: false, code: "INVALID_INPUT" });
-    expect((refused as { error: string }).error).toContain("must be one of instagram, facebook, whatsapp, tiktok, acme");
+    expect((refused as { error: string }).error).toContain(`must be one of ${[...PLATFORMS, "acme"].join(", ")}`);
   });
 
   it("takes the configured type over PUT, and keeps the OpenAPI document valid", async () => {

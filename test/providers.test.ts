@@ -3,7 +3,8 @@ import type { AddressInfo } from "node:net";
 import { inspect } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { RefreshError, type ErrorCode } from "../src/core/errors";
-import { createProviders, DEFAULT_ENDPOINTS } from "../src/core/providers";
+import { BUILT_IN_ENDPOINTS, BUILT_IN_MODULES, builtInCapabilities, createProviders, DEFAULT_ENDPOINTS } from "../src/core/providers";
+import { PLATFORMS } from "../src/core/types";
 import { retryAfterMs } from "../src/core/providers/classify";
 import { graphFailure } from "../src/core/providers/facebook/errors";
 import { tiktokFailure } from "../src/core/providers/tiktok/errors";
@@ -11,6 +12,8 @@ import type { PlatformAnswer } from "../src/core/providers/http";
 import type { AppCredentials, RefreshRequest } from "../src/core/providers/types";
 import type { Channel, TokenSet } from "../src/core/types";
 import {
+  refrescaEnvFor,
+  refrescaSettingsFor,
   SIM_META_APP_ID,
   SIM_META_APP_SECRET,
   SIM_TIKTOK_CLIENT_KEY,
@@ -42,9 +45,7 @@ async function start(options: SimulatorOptions = {}): Promise<Simulator> {
 function providersFor(sim: Simulator, overrides: { apps?: AppCredentials; timeoutMs?: number } = {}) {
   return createProviders({
     ...DEFAULT_ENDPOINTS,
-    metaGraphUrl: sim.url,
-    instagramGraphUrl: sim.url,
-    tiktokApiUrl: sim.url,
+    ...refrescaSettingsFor(sim.url).endpoints,
     apps: overrides.apps ?? APPS,
     timeoutMs: overrides.timeoutMs ?? 5000,
   });
@@ -73,6 +74,7 @@ const CASES: ProviderCase[] = [
     app: "meta",
   },
   { name: "tiktok", channel: { type: "tiktok", meta: {} }, issues: "tiktok", lifetimeMs: DAY_MS, app: "tiktok" },
+  { name: "threads", channel: { type: "threads", meta: {} }, issues: "threads", lifetimeMs: 60 * DAY_MS, app: null },
 ];
 
 /** What a provider presents to the platform: the refresh token for TikTok, the long-lived access token elsewhere. */
@@ -86,7 +88,7 @@ function requestFor(c: ProviderCase, issued: IssuedTokenSet, overrides: Partial<
   };
 }
 
-/** Issues a token two days old, so that Instagram's 24 h rule does not get in the way. */
+/** Issues a token two days old, so that Instagram's and Threads' 24 h rule does not get in the way. */
 function issueFor(sim: Simulator, c: ProviderCase, extra: { accessExpiresInSeconds?: number; refreshExpiresInSeconds?: number } = {}) {
   return sim.issue({ platform: c.issues, issuedAt: new Date(Date.now() - 2 * DAY_MS), ...extra });
 }
@@ -213,9 +215,7 @@ describe.each(CASES)("provider conformance: $name", (c) => {
     const seen: string[] = [];
     const providers = createProviders({
       ...DEFAULT_ENDPOINTS,
-      metaGraphUrl: sim.url,
-      instagramGraphUrl: sim.url,
-      tiktokApiUrl: sim.url,
+      ...refrescaSettingsFor(sim.url).endpoints,
       apps: APPS,
       timeoutMs: 5000,
       fetch: (input, init) => {
@@ -425,26 +425,111 @@ describe("provider: Meta", () => {
   });
 });
 
-describe("provider: Instagram 24 h rule", () => {
-  const instagram: ProviderCase = CASES.find((c) => c.name === "instagram (Instagram Login)")!;
-
+// Instagram Login and Threads refresh a long-lived token with itself and refuse one younger than 24 hours.
+describe.each(CASES.filter((c) => c.name === "instagram (Instagram Login)" || c.name === "threads"))("provider: $name 24 h rule", (c) => {
   it("refuses a token with more than 59 days left (younger than 24 h) as TOO_EARLY without a call", async () => {
     const sim = await start();
-    const issued = await sim.issue({ platform: "instagram" });
-    const error = await expectRefreshError(sim, providersFor(sim).forChannel(instagram.channel).refresh(requestFor(instagram, issued)), "TOO_EARLY");
+    const issued = await sim.issue({ platform: c.issues });
+    const error = await expectRefreshError(sim, providersFor(sim).forChannel(c.channel).refresh(requestFor(c, issued)), "TOO_EARLY");
     expect(error.retryAfterMs).toBeGreaterThan(23 * 3600_000);
     expect(error.retryAfterMs).toBeLessThanOrEqual(24 * 3600_000);
+    expect(error.message).toMatch(/only refreshes tokens that are at least 24 hours old/);
     expect((await sim.stats()).totalCalls).toBe(0);
   });
 
-  it("maps Instagram's own refusal of a young token to TOO_EARLY", async () => {
+  it("maps the platform's own refusal of a young token to TOO_EARLY", async () => {
     const sim = await start();
-    const issued = await sim.issue({ platform: "instagram" });
+    const issued = await sim.issue({ platform: c.issues });
     // The stored expiry claims an older token, so the refusal must come from the platform.
-    const request = requestFor(instagram, issued, { expiresAt: new Date(Date.now() + 30 * DAY_MS) });
-    const error = await expectRefreshError(sim, providersFor(sim).forChannel(instagram.channel).refresh(request), "TOO_EARLY");
+    const request = requestFor(c, issued, { expiresAt: new Date(Date.now() + 30 * DAY_MS) });
+    const error = await expectRefreshError(sim, providersFor(sim).forChannel(c.channel).refresh(request), "TOO_EARLY");
     expect(error.platformCode).toBe(100);
     expect((await sim.stats()).totalCalls).toBe(1);
+  });
+
+  it("refreshes the long-lived token kept as the refresh token, and hands the new one back as the refresh token", async () => {
+    const sim = await start();
+    const longLived = await issueFor(sim, c);
+    const request = requestFor(c, longLived);
+    request.credentials = { accessToken: "a-short-lived-token", refreshToken: longLived.accessToken };
+    const tokens = await providersFor(sim).forChannel(c.channel).refresh(request);
+    expect((await sim.stats()).callsForToken(longLived.accessToken)).toBe(1);
+    expect(tokens.refreshToken).toBe(tokens.accessToken);
+    expect(tokens.refreshTokenExpiresAt).toEqual(tokens.expiresAt);
+    expect(tokens.details).toEqual({ token_type: "bearer" });
+  });
+});
+
+describe("provider: Threads", () => {
+  const threads: ProviderCase = CASES.find((c) => c.name === "threads")!;
+
+  it("calls the Threads endpoint, not Instagram's: the grant is th_refresh_token, the host THREADS_GRAPH_URL", async () => {
+    const sim = await start();
+    const issued = await issueFor(sim, threads);
+    const seen: URL[] = [];
+    const providers = createProviders({
+      ...DEFAULT_ENDPOINTS,
+      // Only Threads points at the simulator: a call anywhere else would fail.
+      threadsGraphUrl: `${sim.url}/`,
+      apps: {},
+      timeoutMs: 5000,
+      fetch: (input, init) => (seen.push(new URL(String(input))), fetch(input, init)),
+    });
+    expect(providers.capabilities("threads")).toMatchObject({ displayName: "Threads", minTokenAgeMs: DAY_MS, refreshesWith: "accessToken" });
+    await providers.forChannel(threads.channel).refresh(requestFor(threads, issued));
+    expect(seen.map((url) => [url.pathname, url.searchParams.get("grant_type")])).toEqual([["/refresh_access_token", "th_refresh_token"]]);
+    expect((await sim.stats()).calls).toMatchObject({ threads: 1, instagram: 0 });
+  });
+
+  it("reports an answer without expires_in as INVALID_RESPONSE, naming the field and not the token", async () => {
+    const url = await new Promise<string>((resolve) => {
+      const server = createServer((_req, res) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ access_token: "THREADS-NEW-TOKEN-1234", token_type: "bearer" }));
+      });
+      server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+      answering.push(server);
+    });
+    const providers = createProviders({ ...DEFAULT_ENDPOINTS, threadsGraphUrl: url, apps: {}, timeoutMs: 2000 });
+    const request: RefreshRequest = {
+      channel: { id: "c", type: "threads", meta: {}, expiresAt: new Date(Date.now() + 30 * DAY_MS) },
+      credentials: { accessToken: "THREADS-OLD-TOKEN-5678" },
+      now: new Date(),
+    };
+    const error = await providers.forChannel(threads.channel).refresh(request).then(() => expect.fail("accepted"), (e: unknown) => e as RefreshError);
+    expect(error).toMatchObject({ code: "INVALID_RESPONSE", details: { fields: "expires_in" } });
+    const printed = [error.message, JSON.stringify(error), JSON.stringify(error.cause ?? null), inspect(error, { depth: 10 })].join("\n");
+    expect(printed).not.toContain("THREADS-NEW-TOKEN-1234");
+    expect(printed).not.toContain("THREADS-OLD-TOKEN-5678");
+  });
+
+  const answering: Server[] = [];
+  afterEach(async () => {
+    for (const server of answering.splice(0)) await new Promise((resolve) => server.close(resolve));
+  });
+});
+
+describe("the registry: everything about a platform derives from its folder", () => {
+  it("pairs each registered platform with its module, in registration order", () => {
+    expect(PLATFORMS).toEqual(["instagram", "facebook", "whatsapp", "tiktok", "threads"]);
+    expect(BUILT_IN_MODULES.map((module) => module.capabilities.id)).toEqual([...PLATFORMS]);
+    for (const module of BUILT_IN_MODULES) expect(module.capabilities).toBe(builtInCapabilities(module.capabilities.id));
+  });
+
+  it("derives the default endpoints and the simulator's settings from the endpoints each platform declares", () => {
+    expect(DEFAULT_ENDPOINTS).toEqual({
+      metaGraphUrl: "https://graph.facebook.com",
+      metaGraphVersion: "v25.0",
+      instagramGraphUrl: "https://graph.instagram.com",
+      tiktokApiUrl: "https://open.tiktokapis.com",
+      threadsGraphUrl: "https://graph.threads.net",
+    });
+    // Meta's Graph is declared by each of its platforms, and listed once.
+    expect(new Set(BUILT_IN_ENDPOINTS.map((declared) => declared.option)).size).toBe(BUILT_IN_ENDPOINTS.length);
+    const url = "http://127.0.0.1:4010";
+    expect(refrescaSettingsFor(url).endpoints).toEqual({ metaGraphUrl: url, instagramGraphUrl: url, tiktokApiUrl: url, threadsGraphUrl: url });
+    expect(refrescaEnvFor(url)).toMatchObject({ META_GRAPH_URL: url, INSTAGRAM_GRAPH_URL: url, TIKTOK_API_URL: url, THREADS_GRAPH_URL: url });
+    expect(refrescaEnvFor(url)).not.toHaveProperty("META_GRAPH_VERSION");
   });
 });
 

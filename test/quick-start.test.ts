@@ -131,9 +131,9 @@ describe("the quick start, from a fresh clone in a 0700 folder", () => {
           const dashboard = await page.goto(url!);
           expect(dashboard?.status()).toBe(200);
           expect(page.url()).toBe(`${url}/`);
-          // The overview of the tenant "demo", with the 14 channels it was seeded with.
+          // The overview of the tenant "demo", with the 15 channels it was seeded with.
           expect(await page.textContent("h1")).toBe("Demo");
-          expect(await page.textContent('[data-stat="totalChannels"] .stat-value')).toBe("14");
+          expect(await page.textContent('[data-stat="totalChannels"] .stat-value')).toBe("15");
         } finally {
           await browser.close();
         }

@@ -38,6 +38,10 @@ function instagramRefresh(sim: Simulator, token: string) {
   return fetch(`${sim.url}/refresh_access_token?grant_type=ig_refresh_token&access_token=${encodeURIComponent(token)}`);
 }
 
+function threadsRefresh(sim: Simulator, token: string, grantType = "th_refresh_token") {
+  return fetch(`${sim.url}/refresh_access_token?grant_type=${grantType}&access_token=${encodeURIComponent(token)}`);
+}
+
 function tiktokRefresh(sim: Simulator, refreshToken: string, app = { key: SIM_TIKTOK_CLIENT_KEY, secret: SIM_TIKTOK_CLIENT_SECRET }) {
   return fetch(`${sim.url}/v2/oauth/token/`, {
     method: "POST",
@@ -145,6 +149,84 @@ describe("simulator: Instagram refresh", () => {
     const ig = await sim.issue({ platform: "instagram", issuedAt: twoDaysAgo() });
     expect(await (await instagramRefresh(sim, fb.accessToken)).json()).toMatchObject({ error: { code: 190 } });
     expect(await (await metaExchange(sim, ig.accessToken)).json()).toMatchObject({ error: { code: 190 } });
+  });
+});
+
+describe("simulator: Threads refresh", () => {
+  const graphError = async (response: Response) => ((await response.json()) as { error: { code: number; error_subcode?: number; message: string } }).error;
+
+  it("refuses a token younger than 24 h with code 100, and refreshes an older one for 60 days", async () => {
+    const sim = await start();
+    const young = await sim.issue({ platform: "threads" });
+    expect(young.accessToken).toMatch(/^simth_/);
+    const refused = await threadsRefresh(sim, young.accessToken);
+    expect(refused.status).toBe(400);
+    expect(await graphError(refused)).toMatchObject({ code: 100, message: expect.stringContaining("at least 24 hours old") });
+
+    const old = await sim.issue({ platform: "threads", issuedAt: twoDaysAgo() });
+    expect(new Date(old.expiresAt!).getTime()).toBeCloseTo(Date.now() + 58 * DAY * 1000, -4);
+    const ok = await threadsRefresh(sim, old.accessToken);
+    const body = (await ok.json()) as { access_token: string };
+    expect(body).toEqual({ access_token: expect.stringMatching(/^simth_/), token_type: "bearer", expires_in: 60 * DAY });
+    // The old token is not revoked, and the new one is itself too young to refresh.
+    expect((await threadsRefresh(sim, old.accessToken)).status).toBe(200);
+    expect(await graphError(await threadsRefresh(sim, body.access_token))).toMatchObject({ code: 100 });
+    expect((await sim.stats()).calls).toMatchObject({ threads: 4, instagram: 0 });
+  });
+
+  it("tells Threads from Instagram by grant_type at the shared path, and knows only its own tokens", async () => {
+    const sim = await start();
+    const th = await sim.issue({ platform: "threads", issuedAt: twoDaysAgo() });
+    const ig = await sim.issue({ platform: "instagram", issuedAt: twoDaysAgo() });
+    expect(await graphError(await threadsRefresh(sim, ig.accessToken))).toMatchObject({ code: 190 });
+    expect(await graphError(await instagramRefresh(sim, th.accessToken))).toMatchObject({ code: 190 });
+    expect(await graphError(await metaExchange(sim, th.accessToken))).toMatchObject({ code: 190 });
+    // The versioned path answers too, as graph.threads.net serves both.
+    const versioned = await fetch(`${sim.url}/v1.0/refresh_access_token?grant_type=th_refresh_token&access_token=${th.accessToken}`);
+    expect(versioned.status).toBe(200);
+    expect((await sim.stats()).calls).toMatchObject({ threads: 2, instagram: 1, facebook: 1 });
+  });
+
+  it("answers 190 with subcode 460 (revoked), 463 (expired) and 467 (unknown)", async () => {
+    const sim = await start();
+    const revoked = await sim.issue({ platform: "threads", issuedAt: twoDaysAgo() });
+    const expired = await sim.issue({ platform: "threads", issuedAt: twoDaysAgo(), accessExpiresInSeconds: -60 });
+    expect(await sim.revoke(revoked.accessToken)).toBe(1);
+    expect(await graphError(await threadsRefresh(sim, revoked.accessToken))).toMatchObject({ code: 190, error_subcode: 460 });
+    expect(await graphError(await threadsRefresh(sim, expired.accessToken))).toMatchObject({ code: 190, error_subcode: 463 });
+    expect(await graphError(await threadsRefresh(sim, "simth_never-issued"))).toMatchObject({ code: 190, error_subcode: 467 });
+  });
+
+  it("throttles with a per-user Graph code and usage headers, and serves outages and HTML error pages, to Threads only", async () => {
+    const sim = await start();
+    const th = await sim.issue({ platform: "threads", issuedAt: twoDaysAgo() });
+    const ig = await sim.issue({ platform: "instagram", issuedAt: twoDaysAgo() });
+    await sim.inject({ kind: "throttle", platform: "threads", retryAfterSeconds: 7 });
+    await sim.inject({ kind: "unavailable", platform: "threads" });
+    await sim.inject({ kind: "html502", platform: "threads" });
+    expect((await instagramRefresh(sim, ig.accessToken)).status).toBe(200);
+    const throttled = await threadsRefresh(sim, th.accessToken);
+    expect(throttled.headers.get("retry-after")).toBe("7");
+    expect(throttled.headers.get("x-business-use-case-usage")).toContain("estimated_time_to_regain_access");
+    expect(await graphError(throttled)).toMatchObject({ code: 613 });
+    const outage = await threadsRefresh(sim, th.accessToken);
+    expect(outage.status).toBe(500);
+    expect(await outage.json()).toMatchObject({ error: { code: 2, is_transient: true } });
+    const gateway = await threadsRefresh(sim, th.accessToken);
+    expect(gateway.status).toBe(502);
+    expect(await gateway.text()).toContain("<html>");
+    expect((await threadsRefresh(sim, th.accessToken)).status).toBe(200);
+    expect((await sim.stats()).calls).toMatchObject({ threads: 4, instagram: 1 });
+  });
+
+  it("is driven over the admin HTTP API: tokens minted, lifetime and the 24-hour rule configured", async () => {
+    const sim = await start();
+    const remote = connectSimulator(sim.url);
+    expect((await remote.configure({ threads: { minAgeSeconds: 0, tokenLifetimeSeconds: 3600 } })).threads).toEqual({ minAgeSeconds: 0, tokenLifetimeSeconds: 3600 });
+    const issued = await remote.issue({ platform: "threads" });
+    expect(new Date(issued.expiresAt!).getTime()).toBeCloseTo(Date.now() + 3600_000, -4);
+    expect(await (await threadsRefresh(sim, issued.accessToken)).json()).toMatchObject({ expires_in: 3600 });
+    expect((await remote.stats()).callsForToken(issued.accessToken)).toBe(1);
   });
 });
 
@@ -275,7 +357,7 @@ describe("simulator: control", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
     const stats = await sim.stats();
     expect(stats.maxConcurrent).toBe(4);
-    expect(stats.calls).toEqual({ facebook: 0, instagram: 0, whatsapp: 0, tiktok: 4 });
+    expect(stats.calls).toEqual({ facebook: 0, instagram: 0, whatsapp: 0, tiktok: 4, threads: 0 });
     const adminStarted = Date.now();
     await fetch(`${sim.url}/_sim/stats`);
     expect(Date.now() - adminStarted).toBeLessThan(140);

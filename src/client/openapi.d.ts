@@ -299,7 +299,7 @@ export interface components {
             id: string;
             tenantId: string;
             /**
-             * @description The platform: instagram, facebook, whatsapp, tiktok, a preset's or a configured provider's id.
+             * @description The platform: instagram, facebook, whatsapp, tiktok, threads, a preset's or a configured provider's id.
              * @example tiktok
              */
             type: string;
@@ -339,7 +339,7 @@ export interface components {
         };
         ChannelInput: {
             /** @enum {string} */
-            type: "instagram" | "facebook" | "whatsapp" | "tiktok";
+            type: "instagram" | "facebook" | "whatsapp" | "tiktok" | "threads";
             displayName: string;
             /** @default  */
             localName?: string;

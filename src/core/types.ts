@@ -1,5 +1,10 @@
-/** The built-in platforms' channel types (each has its folder in src/core/providers/). */
-export const PLATFORMS = ["instagram", "facebook", "whatsapp", "tiktok"] as const;
+import { BUILT_IN_PLATFORM_IDS } from "./providers/built-ins";
+
+/**
+ * The built-in platforms' channel types, as registered in src/core/providers/built-ins.ts (each has its folder in
+ * src/core/providers/): instagram, facebook, whatsapp, tiktok, threads.
+ */
+export const PLATFORMS = BUILT_IN_PLATFORM_IDS;
 export type BuiltInPlatform = (typeof PLATFORMS)[number];
 /** A channel type: a built-in platform, or the id of an OAuth 2.0 provider configured by data. */
 export type Platform = BuiltInPlatform | (string & {});

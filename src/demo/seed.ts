@@ -1,5 +1,5 @@
 import type { ChannelInput } from "../core/validation";
-import type { SimulatorControl } from "../simulator";
+import type { SimPlatform, SimulatorControl } from "../simulator";
 
 const MINUTE = 60;
 const HOUR = 60 * MINUTE;
@@ -7,18 +7,18 @@ const DAY = 24 * HOUR;
 
 interface PlannedChannel {
   id: string;
-  platform: "tiktok" | "instagram" | "facebook" | "whatsapp";
+  platform: SimPlatform;
   name: string;
   local: string;
   /** Seconds until the access token expires (negative: expired); null: never expires. */
   expiresIn: number | null;
-  /** When the account was connected (Instagram refuses to refresh tokens younger than 24 h). @defaultValue 2 days ago */
+  /** When the account was connected (Instagram and Threads refuse to refresh tokens younger than 24 h). @defaultValue 2 days ago */
   connectedAgo?: number;
   /** The platform revoked the grant: the next refresh is refused (INVALID_CREDENTIALS). */
   revoked?: boolean;
 }
 
-/** All four platforms, expiries from already expired to 60 days; the TikTok tokens expire within minutes. */
+/** Every built-in platform, expiries from already expired to 60 days; the TikTok tokens expire within minutes. */
 const PLAN: PlannedChannel[] = [
   { id: "tiktok-shop", platform: "tiktok", name: "TikTok · Shop", local: "@demo.shop", expiresIn: 3 * MINUTE },
   { id: "tiktok-brand", platform: "tiktok", name: "TikTok · Brand", local: "@demo.brand", expiresIn: 7 * MINUTE },
@@ -36,6 +36,7 @@ const PLAN: PlannedChannel[] = [
   { id: "whatsapp-support", platform: "whatsapp", name: "WhatsApp · Support", local: "+34 600 000 000", expiresIn: 7 * DAY },
   { id: "whatsapp-sales", platform: "whatsapp", name: "WhatsApp · Sales", local: "+34 600 000 002", expiresIn: 30 * HOUR },
   { id: "whatsapp-system", platform: "whatsapp", name: "WhatsApp · System user", local: "+34 600 000 001", expiresIn: null },
+  { id: "threads-main", platform: "threads", name: "Threads · Main", local: "@demo", expiresIn: 3 * DAY },
 ];
 
 /** The demo tenant's channels, with tokens minted by the simulator (one revoked there, to show a failure). */

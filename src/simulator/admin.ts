@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
+import type { OAuth2SimControl } from "./oauth2";
+import { handleOAuth2Admin } from "./oauth2-admin";
 import { SIM_PLATFORMS, type SimPlatform } from "./options";
 import { readBody, sendJson } from "./respond";
 import type { SimulatorState } from "./state";
@@ -34,6 +36,7 @@ const configPatch = z.object({
     .partial()
     .optional(),
   instagram: z.object({ tokenLifetimeSeconds: lifetime, minAgeSeconds: z.number().min(0) }).partial().optional(),
+  threads: z.object({ tokenLifetimeSeconds: lifetime, minAgeSeconds: z.number().min(0) }).partial().optional(),
   tiktok: z
     .object({
       clientKey: z.string(),
@@ -55,9 +58,17 @@ async function parse<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> 
   return schema.parse(text.trim() === "" ? {} : JSON.parse(text));
 }
 
-/** The admin JSON API under `/_sim/`, so other processes can drive the simulator. */
-export async function handleAdmin(state: SimulatorState, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-  const route = `${req.method} ${path.replace(/\/+$/, "")}`;
+/** The admin JSON API under `/_sim/`, so other processes can drive the simulator (`/_sim/oauth2/`: oauth2-admin.ts). */
+export async function handleAdmin(
+  state: SimulatorState,
+  oauth2: OAuth2SimControl,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+): Promise<void> {
+  const trimmed = path.replace(/\/+$/, "");
+  if (trimmed.startsWith("/_sim/oauth2/")) return handleOAuth2Admin(oauth2, req, res, trimmed);
+  const route = `${req.method} ${trimmed}`;
   try {
     switch (route) {
       case "POST /_sim/tokens":
@@ -80,6 +91,7 @@ export async function handleAdmin(state: SimulatorState, req: IncomingMessage, r
         return sendJson(res, 200, state.config);
       case "POST /_sim/reset":
         state.reset();
+        oauth2.reset();
         return sendJson(res, 200, { ok: true });
       default:
         return sendJson(res, 404, { error: `no admin route ${route}` });

@@ -5,8 +5,8 @@ export type FaultKind = "throttle" | "unavailable" | "html502" | "timeout" | "ma
 /** A failure the next `count` calls of one platform (or of all) answer with instead of the real thing. */
 export interface Fault {
   /**
-   * throttle: Meta Graph code 4/80002 with usage headers, TikTok 429 `rate_limit_exceeded`;
-   * unavailable: Meta 500 code 2 `is_transient`, TikTok 503 `temporarily_unavailable` / 500 `server_error`;
+   * throttle: Meta Graph code 4 (80002 for Instagram, 613 for Threads) with usage headers, TikTok 429 `rate_limit_exceeded`;
+   * unavailable: Graph 500 code 2 `is_transient`, TikTok 503 `temporarily_unavailable` / 500 `server_error`;
    * html502: a 502 with an HTML body; timeout: never answers until the client goes away;
    * malformed: a 200 whose body is not a valid token answer.
    */
@@ -21,7 +21,7 @@ export interface Fault {
   retryAfterSeconds?: number;
   /** Meta throttle: `estimated_time_to_regain_access` (minutes). @defaultValue ceil(retryAfterSeconds / 60), else 1 */
   regainAccessMinutes?: number;
-  /** Meta throttle: the Graph error code. @defaultValue 4 (80002 for Instagram) */
+  /** Meta throttle: the Graph error code. @defaultValue 4 (80002 for Instagram, 613 for Threads) */
   graphCode?: number;
   /** TikTok unavailable: 503 answers `temporarily_unavailable`, 500 `server_error`. @defaultValue 503 */
   status?: 500 | 503;

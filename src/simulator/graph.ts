@@ -4,7 +4,7 @@ import type { Fault } from "./faults";
 import type { SimPlatform } from "./options";
 import { retryAfterHeader, sendHtml502, sendJson, type Headers } from "./respond";
 
-/** Meta's Graph error body, shared by Facebook, WhatsApp and Instagram. */
+/** Meta's Graph error body, shared by Facebook, WhatsApp, Instagram and Threads. */
 export interface GraphError {
   message: string;
   code: number;
@@ -35,13 +35,19 @@ const BUC_TYPE: Record<SimPlatform, string> = {
   instagram: "instagram",
   whatsapp: "whatsapp_business_management",
   tiktok: "",
+  threads: "threads",
 };
+
+// The Graph code a throttle answers unless told: Instagram's own 80002; Threads counts calls per app and user pair
+// (https://developers.facebook.com/docs/threads/overview/, "Rate Limiting"), so a per-user limit, 613 — which code
+// Threads really sends is not documented; Meta's app-wide 4 otherwise.
+const DEFAULT_THROTTLE_CODE: Partial<Record<SimPlatform, number>> = { instagram: 80002, threads: 613 };
 
 /** Answers a Graph-platform call with an injected fault (timeouts are handled by the server). */
 export function sendGraphFault(res: ServerResponse, fault: Fault, platform: SimPlatform): void {
   switch (fault.kind) {
     case "throttle": {
-      const code = fault.graphCode ?? (platform === "instagram" ? 80002 : 4);
+      const code = fault.graphCode ?? DEFAULT_THROTTLE_CODE[platform] ?? 4;
       const minutes =
         fault.regainAccessMinutes ?? (fault.retryAfterSeconds !== undefined ? Math.ceil(fault.retryAfterSeconds / 60) : 1);
       const usage = { call_count: 100, total_cputime: 28, total_time: 31 };

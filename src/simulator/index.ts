@@ -1,5 +1,5 @@
 export { startSimulator, type Simulator } from "./server";
-export { connectSimulator, type SimulatorControl } from "./control";
+export { connectSimulator, type OAuth2RemoteControl, type SimulatorControl } from "./control";
 export type { Fault, FaultKind } from "./faults";
 export type { IssueInput, IssuedTokenSet, SimulatorStats } from "./state";
 export {
@@ -15,7 +15,8 @@ export {
   type SimulatorConfig,
   type SimulatorConfigPatch,
   type SimulatorOptions,
+  type ThreadsSimOptions,
   type TikTokSimOptions,
 } from "./options";
-export type { OAuth2Fault, OAuth2SimControl, OAuth2SimOptions, OAuth2SimProvider } from "./oauth2";
-export { refrescaEnvFor, refrescaSettingsFor } from "./refresca-settings";
+export type { OAuth2Fault, OAuth2SimControl, OAuth2SimOptions, OAuth2SimProvider, OAuth2SimProviderView, OAuth2SimStats } from "./oauth2";
+export { refrescaEnvFor, refrescaSettingsFor, simulatorUrlEnv } from "./refresca-settings";

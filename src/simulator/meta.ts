@@ -29,7 +29,8 @@ export function handleMetaExchange(state: SimulatorState, query: URLSearchParams
 
   const now = Date.now();
   const found = state.find(presented);
-  const record = found && found.kind === "access" && found.platform !== "instagram" && found.platform !== "tiktok" ? found : undefined;
+  // Only Facebook's and WhatsApp's tokens are exchanged here; Instagram Login's, Threads' and TikTok's are unknown to it.
+  const record = found && found.kind === "access" && (found.platform === "facebook" || found.platform === "whatsapp") ? found : undefined;
   const problem = tokenProblem(record, now);
   if (problem || !record) return sendGraphError(res, 400, problem ?? { message: "Invalid OAuth access token", code: 190 });
 

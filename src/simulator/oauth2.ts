@@ -35,17 +35,40 @@ interface Grant {
   rotatedOut: boolean;
 }
 
-/** Control of the simulated OAuth 2.0 providers. */
+/** What the simulator tells of a provider (its secret is only ever given to it). */
+export interface OAuth2SimProviderView extends Omit<OAuth2SimProvider, "clientSecret"> {
+  id: string;
+  tokenUrl: string;
+}
+
+/** Call counters of the simulated OAuth 2.0 providers. */
+export interface OAuth2SimStats {
+  /** Token endpoint calls per provider, whatever their outcome. */
+  calls: Record<string, number>;
+  /** Rotated-out refresh tokens presented again (each ended its authorization). */
+  reuseDetected: number;
+  /** Calls per presented refresh token. */
+  callsByToken: Record<string, number>;
+  callsForToken(token: string): number;
+}
+
+/** Control of the simulated OAuth 2.0 providers (in this process; `/_sim/oauth2/` over HTTP). */
 export interface OAuth2SimControl {
   /** The token URL of a provider, e.g. http://127.0.0.1:PORT/oauth2/acme/token. */
   tokenUrl(provider: string): string;
+  /** Adds a provider, or replaces one (its tokens stay; the new settings apply to the next calls). */
+  define(provider: string, config: OAuth2SimOptions[string]): OAuth2SimProviderView;
+  /** Every simulated provider, without secrets. */
+  providers(): OAuth2SimProviderView[];
   /** Mints an authorization's first access and refresh tokens. */
   issue(provider: string, input?: { accessExpiresInSeconds?: number }): { accessToken: string; refreshToken: string; expiresAt: string };
   /** Revokes the authorization a token belongs to (every token descending from it). */
   revoke(token: string): number;
   inject(fault: OAuth2Fault): void;
   configure(provider: string, patch: Partial<OAuth2SimProvider>): void;
-  stats(): { calls: Record<string, number>; reuseDetected: number; callsForToken(token: string): number };
+  stats(): OAuth2SimStats;
+  /** Forgets every token, counter and fault, and restores the providers the simulator started with. */
+  reset(): void;
 }
 
 const defaults = { clientAuth: "client_secret_basic", rotate: true, accessLifetimeSeconds: 3600, omitExpiresIn: false } as const;
@@ -77,8 +100,20 @@ export class OAuth2Simulation {
   private callsByToken = new Map<string, number>();
   private reuse = 0;
 
-  constructor(options: OAuth2SimOptions, private readonly baseUrl: () => string) {
+  constructor(private readonly options: OAuth2SimOptions, private readonly baseUrl: () => string) {
     for (const [id, provider] of Object.entries(options)) this.providers.set(id, { ...defaults, ...provider });
+  }
+
+  /** The provider's settings; throws naming it when there is none (the admin API answers 404). */
+  private provider(id: string): OAuth2SimProvider {
+    const config = this.providers.get(id);
+    if (!config) throw new UnknownOAuth2Provider(id);
+    return config;
+  }
+
+  private view(id: string): OAuth2SimProviderView {
+    const { clientSecret: _secret, ...config } = this.provider(id);
+    return { id, tokenUrl: `${this.baseUrl()}/oauth2/${id}/token`, ...config };
   }
 
   private mint(provider: string, family: string, kind: Grant["kind"], lifetimeSeconds: number): string {
@@ -98,9 +133,13 @@ export class OAuth2Simulation {
   control(): OAuth2SimControl {
     return {
       tokenUrl: (provider) => `${this.baseUrl()}/oauth2/${provider}/token`,
+      define: (provider, config) => {
+        this.providers.set(provider, { ...defaults, ...config });
+        return this.view(provider);
+      },
+      providers: () => [...this.providers.keys()].map((id) => this.view(id)),
       issue: (provider, input = {}) => {
-        const config = this.providers.get(provider);
-        if (!config) throw new Error(`no simulated OAuth 2.0 provider "${provider}"`);
+        const config = this.provider(provider);
         const family = newId();
         const lifetime = input.accessExpiresInSeconds ?? config.accessLifetimeSeconds;
         const accessToken = this.mint(provider, family, "access", lifetime);
@@ -114,13 +153,19 @@ export class OAuth2Simulation {
       // The fault queue matches its `platform` by name: a provider id serves as one.
       inject: (fault) => this.faults.add({ ...fault, ...(fault.provider !== undefined && { platform: fault.provider as Fault["platform"] }) }),
       configure: (provider, patch) => {
-        const config = this.providers.get(provider);
-        if (!config) throw new Error(`no simulated OAuth 2.0 provider "${provider}"`);
-        this.providers.set(provider, { ...config, ...patch });
+        this.providers.set(provider, { ...this.provider(provider), ...patch });
       },
       stats: () => {
-        const byToken = Object.fromEntries(this.callsByToken);
-        return { calls: { ...this.calls }, reuseDetected: this.reuse, callsForToken: (token) => byToken[token] ?? 0 };
+        const callsByToken = Object.fromEntries(this.callsByToken);
+        return { calls: { ...this.calls }, reuseDetected: this.reuse, callsByToken, callsForToken: (token) => callsByToken[token] ?? 0 };
+      },
+      reset: () => {
+        this.providers = new Map(Object.entries(this.options).map(([id, provider]) => [id, { ...defaults, ...provider }]));
+        this.grants.clear();
+        this.faults.clear();
+        this.calls = {};
+        this.callsByToken.clear();
+        this.reuse = 0;
       },
     };
   }
@@ -176,6 +221,14 @@ export class OAuth2Simulation {
     const scope = form.get("scope");
     if (scope) answer.scope = scope;
     sendJson(res, 200, answer, { "cache-control": "no-store", pragma: "no-cache" });
+  }
+}
+
+/** A call naming a provider the simulator does not play. */
+export class UnknownOAuth2Provider extends Error {
+  constructor(readonly provider: string) {
+    super(`no simulated OAuth 2.0 provider "${provider}"`);
+    this.name = "UnknownOAuth2Provider";
   }
 }
 

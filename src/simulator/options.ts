@@ -1,7 +1,10 @@
 import type { OAuth2SimOptions } from "./oauth2";
-/** The platforms the simulator plays. Facebook and WhatsApp share Meta's exchange endpoint. */
-export type SimPlatform = "facebook" | "instagram" | "whatsapp" | "tiktok";
-export const SIM_PLATFORMS: readonly SimPlatform[] = ["facebook", "instagram", "whatsapp", "tiktok"];
+/**
+ * The platforms the simulator plays. Facebook and WhatsApp share Meta's exchange endpoint; Instagram and Threads share
+ * the path `/refresh_access_token`, told apart by `grant_type`.
+ */
+export type SimPlatform = "facebook" | "instagram" | "whatsapp" | "tiktok" | "threads";
+export const SIM_PLATFORMS: readonly SimPlatform[] = ["facebook", "instagram", "whatsapp", "tiktok", "threads"];
 
 export const SIM_META_APP_ID = "sim-meta-app";
 export const SIM_META_APP_SECRET = "sim-meta-secret";
@@ -27,6 +30,13 @@ export interface MetaSimOptions {
 }
 
 export interface InstagramSimOptions {
+  /** @defaultValue 60 days */
+  tokenLifetimeSeconds: number;
+  /** A token younger than this is refused. @defaultValue 86400 (24 h) */
+  minAgeSeconds: number;
+}
+
+export interface ThreadsSimOptions {
   /** @defaultValue 60 days */
   tokenLifetimeSeconds: number;
   /** A token younger than this is refused. @defaultValue 86400 (24 h) */
@@ -67,6 +77,7 @@ export interface SimulatorConfig {
   meta: MetaSimOptions;
   instagram: InstagramSimOptions;
   tiktok: TikTokSimOptions;
+  threads: ThreadsSimOptions;
 }
 
 /** A partial configuration, for `configure()`; nested objects are merged. */
@@ -75,6 +86,7 @@ export interface SimulatorConfigPatch {
   meta?: Partial<MetaSimOptions>;
   instagram?: Partial<InstagramSimOptions>;
   tiktok?: Partial<TikTokSimOptions>;
+  threads?: Partial<ThreadsSimOptions>;
 }
 
 export interface SimulatorOptions extends SimulatorConfigPatch {
@@ -106,6 +118,7 @@ export function defaultConfig(): SimulatorConfig {
       omitFields: [],
       requestsPerMinute: null,
     },
+    threads: { tokenLifetimeSeconds: 60 * DAY, minAgeSeconds: DAY },
   };
 }
 
@@ -115,6 +128,7 @@ export function mergeConfig(base: SimulatorConfig, patch: SimulatorConfigPatch):
     meta: { ...base.meta, ...patch.meta },
     instagram: { ...base.instagram, ...patch.instagram },
     tiktok: { ...base.tiktok, ...patch.tiktok },
+    threads: { ...base.threads, ...patch.threads },
   };
 }
 

@@ -11,14 +11,15 @@ import { defaultConfig, latencyFor, mergeConfig, type SimPlatform, type Simulato
 import { readBody, sendJson } from "./respond";
 import { SimulatorState } from "./state";
 import { OAuth2Simulation, type OAuth2SimControl } from "./oauth2";
+import { handleThreadsRefresh, THREADS_GRANT_TYPE } from "./threads";
 import { handleTikTokRefresh, sendTikTokFault } from "./tiktok";
 
 /** A running simulator: one base URL serves every platform and the admin API. */
 export interface Simulator extends SimulatorControl {
-  /** e.g. http://127.0.0.1:PORT — use it for META_GRAPH_URL, INSTAGRAM_GRAPH_URL and TIKTOK_API_URL. */
+  /** e.g. http://127.0.0.1:PORT — use it for every platform's base URL (refrescaEnvFor lists the variables). */
   readonly url: string;
   readonly port: number;
-  /** The generic OAuth 2.0 providers given in `oauth2` (in this process only). */
+  /** The generic OAuth 2.0 providers given in `oauth2`, or defined since (over HTTP too: `/_sim/oauth2/`). */
   readonly oauth2: OAuth2SimControl;
   /** Stops listening and drops every open connection, including requests held by a `timeout` fault. */
   close(): Promise<void>;
@@ -45,11 +46,14 @@ async function recognise(state: SimulatorState, req: IncomingMessage, res: Serve
     };
   }
   if (req.method === "GET" && /^(\/v\d+\.\d+)?\/refresh_access_token\/?$/.test(url.pathname)) {
+    // graph.instagram.com and graph.threads.net share the path: the grant says which platform is called (anything
+    // else goes to Instagram, which refuses the grant as Instagram does).
+    const platform = query.get("grant_type") === THREADS_GRANT_TYPE ? "threads" : "instagram";
     return {
-      platform: "instagram",
+      platform,
       presented: query.get("access_token") ?? undefined,
-      answer: () => handleInstagramRefresh(state, query, res),
-      fault: (f) => sendGraphFault(res, f, "instagram"),
+      answer: () => (platform === "threads" ? handleThreadsRefresh(state, query, res) : handleInstagramRefresh(state, query, res)),
+      fault: (f) => sendGraphFault(res, f, platform),
     };
   }
   if (req.method === "POST" && /^\/v2\/oauth\/token\/?$/.test(url.pathname)) {
@@ -67,12 +71,13 @@ async function recognise(state: SimulatorState, req: IncomingMessage, res: Serve
 async function handle(
   state: SimulatorState,
   oauth2: OAuth2Simulation,
+  oauth2Control: OAuth2SimControl,
   req: IncomingMessage,
   res: ServerResponse,
   closing: AbortSignal,
 ): Promise<void> {
   const url = new URL(req.url ?? "/", "http://simulator");
-  if (url.pathname.startsWith("/_sim/")) return handleAdmin(state, req, res, url.pathname);
+  if (url.pathname.startsWith("/_sim/")) return handleAdmin(state, oauth2Control, req, res, url.pathname);
   const provider = oauth2.handles(req, url.pathname);
   if (provider !== undefined) return oauth2.answer(provider, req, new URLSearchParams(await readBody(req)), res);
   const call = await recognise(state, req, res, url);
@@ -98,9 +103,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const state = new SimulatorState(mergeConfig(defaultConfig(), patch));
   let baseUrl = "";
   const oauth2 = new OAuth2Simulation(oauth2Options, () => baseUrl);
+  const oauth2Control = oauth2.control();
   const closing = new AbortController();
   const server = createServer((req, res) => {
-    handle(state, oauth2, req, res, closing.signal).catch(() => {
+    handle(state, oauth2, oauth2Control, req, res, closing.signal).catch(() => {
       if (res.headersSent || res.destroyed) res.destroy();
       else sendJson(res, 500, { error: "simulator_error" });
     });
@@ -113,8 +119,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   let closed: Promise<void> | undefined;
   baseUrl = `http://${host.includes(":") ? `[${host}]` : host}:${bound}`;
   return {
-    ...localControl(state),
-    oauth2: oauth2.control(),
+    ...localControl(state, oauth2Control),
+    oauth2: oauth2Control,
     url: baseUrl,
     port: bound,
     close() {

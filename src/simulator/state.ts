@@ -8,7 +8,7 @@ export interface IssueInput {
   accessExpiresInSeconds?: number;
   /** TikTok only: refresh token lifetime from now. @defaultValue tiktok.refreshLifetimeSeconds */
   refreshExpiresInSeconds?: number;
-  /** Backdates the token (e.g. to make an Instagram token older than 24 h). @defaultValue now */
+  /** Backdates the token (e.g. to make an Instagram or Threads token older than 24 h). @defaultValue now */
   issuedAt?: Date | string;
   /** A token that never expires (Page or system-user token). */
   neverExpires?: boolean;
@@ -38,7 +38,7 @@ export interface SimulatorStats {
   callsForToken(token: string): number;
 }
 
-const zeroCalls = (): Record<SimPlatform, number> => ({ facebook: 0, instagram: 0, whatsapp: 0, tiktok: 0 });
+const zeroCalls = (): Record<SimPlatform, number> => Object.fromEntries(SIM_PLATFORMS.map((platform) => [platform, 0])) as Record<SimPlatform, number>;
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** Everything the simulated platforms remember: tokens, counters, pending faults, configuration. */
@@ -89,12 +89,13 @@ export class SimulatorState {
     const issuedAt = input.issuedAt === undefined ? now : new Date(input.issuedAt).getTime();
     if (!Number.isFinite(issuedAt)) throw new TypeError("issuedAt is not a date");
     const { platform } = input;
-    const lifetime =
-      platform === "tiktok"
-        ? this.config.tiktok.accessLifetimeSeconds
-        : platform === "instagram"
-          ? this.config.instagram.tokenLifetimeSeconds
-          : this.config.meta.tokenLifetimeSeconds;
+    const lifetime = {
+      tiktok: this.config.tiktok.accessLifetimeSeconds,
+      instagram: this.config.instagram.tokenLifetimeSeconds,
+      threads: this.config.threads.tokenLifetimeSeconds,
+      facebook: this.config.meta.tokenLifetimeSeconds,
+      whatsapp: this.config.meta.tokenLifetimeSeconds,
+    }[platform];
     const expiresAt = input.neverExpires
       ? null
       : input.accessExpiresInSeconds !== undefined

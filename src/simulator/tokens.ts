@@ -24,6 +24,7 @@ const PREFIX: Record<SimPlatform, { access: string; refresh: string }> = {
   instagram: { access: "simig_", refresh: "simig_" },
   whatsapp: { access: "simwa_", refresh: "simwa_" },
   tiktok: { access: "simtt_at_", refresh: "simtt_rt_" },
+  threads: { access: "simth_", refresh: "simth_" },
 };
 
 /** Random, unguessable, and recognisable by its prefix (so leaks are easy to grep for). */
@@ -34,7 +35,7 @@ export function newTokenString(platform: SimPlatform, kind: "access" | "refresh"
 /** Which platform minted a token, from its prefix alone. */
 export function platformOfToken(token: string): SimPlatform | undefined {
   if (token.startsWith("simtt_")) return "tiktok";
-  for (const platform of ["facebook", "instagram", "whatsapp"] as const) {
+  for (const platform of ["facebook", "instagram", "whatsapp", "threads"] as const) {
     if (token.startsWith(PREFIX[platform].access)) return platform;
   }
   return undefined;

@@ -8,7 +8,7 @@ import { demoChannels } from "../../src/demo/seed";
 import { ensureWebBuild } from "../../src/launcher/build-web";
 import { freePort } from "../../src/launcher/local-redis";
 import { startWebProcess, type WebProcess } from "../../src/launcher/web-process";
-import { SIM_META_APP_ID, SIM_META_APP_SECRET, SIM_TIKTOK_CLIENT_KEY, SIM_TIKTOK_CLIENT_SECRET } from "../../src/simulator";
+import { SIM_META_APP_ID, SIM_META_APP_SECRET, SIM_TIKTOK_CLIENT_KEY, SIM_TIKTOK_CLIENT_SECRET, simulatorUrlEnv } from "../../src/simulator";
 import { PROJECT_DIR } from "../../src/web/serve";
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "../env";
 import { launchBrowser } from "../support/browser";
@@ -69,9 +69,7 @@ beforeAll(async () => {
       REFRESCA_ENCRYPTION_KEYS: TEST_KEYS,
       REFRESCA_SESSION_SECRET: sessionSecret,
       REFRESCA_ADMIN_KEY: adminKey,
-      META_GRAPH_URL: h.simulator.url,
-      INSTAGRAM_GRAPH_URL: h.simulator.url,
-      TIKTOK_API_URL: h.simulator.url,
+      ...simulatorUrlEnv(h.simulator.url),
       META_APP_ID: SIM_META_APP_ID,
       META_APP_SECRET: SIM_META_APP_SECRET,
       TIKTOK_CLIENT_KEY: SIM_TIKTOK_CLIENT_KEY,

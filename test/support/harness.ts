@@ -2,9 +2,10 @@ import { Writable } from "node:stream";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { createLogger } from "../../src/core/logger";
+import type { OAuth2ProviderInput } from "../../src/core/providers/oauth2";
 import type { BuiltInPlatform } from "../../src/core/types";
 import { createRefresca, type Refresca, type RefrescaOptions } from "../../src/refresca";
-import { refrescaSettingsFor, startSimulator, type Simulator, type SimulatorOptions } from "../../src/simulator";
+import { refrescaSettingsFor, startSimulator, type OAuth2SimProvider, type Simulator, type SimulatorOptions } from "../../src/simulator";
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "../env";
 import { waitFor } from "./wait";
 
@@ -30,6 +31,21 @@ export interface Harness {
     meta?: Record<string, unknown>;
     withoutRefreshToken?: boolean;
   }): Promise<{ id: string; accessToken: string; refreshToken?: string }>;
+  /**
+   * Mints tokens at the simulator's generic OAuth 2.0 endpoint of a configured provider (see `withConfiguredProvider`)
+   * and stores a channel of that type holding them.
+   */
+  addConfiguredChannel(input: {
+    tenantId: string;
+    /** @defaultValue "acme" */
+    provider?: string;
+    id?: string;
+    /** Negative: already expired. @defaultValue 1800 */
+    expiresInSeconds?: number;
+    displayName?: string;
+    meta?: Record<string, unknown>;
+    withoutRefreshToken?: boolean;
+  }): Promise<{ id: string; accessToken: string; refreshToken?: string }>;
   sql<T extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<T[]>;
   /** Reconnects a TikTok channel: new tokens minted at the simulator, saved with `channels.upsert`. */
   reconnect(tenantId: string, channelId: string): Promise<{ accessToken: string; refreshToken: string }>;
@@ -40,13 +56,48 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(
-  setup: {
-    simulator?: SimulatorOptions;
-    /** Options, or options built from the simulator's URL (configured providers need their token URL). */
-    refresca?: Partial<RefrescaOptions> | ((simulatorUrl: string) => Partial<RefrescaOptions>);
-  } = {},
-): Promise<Harness> {
+export interface HarnessSetup {
+  simulator?: SimulatorOptions;
+  /** Options, or options built from the simulator's URL (configured providers need their token URL). */
+  refresca?: Partial<RefrescaOptions> | ((simulatorUrl: string) => Partial<RefrescaOptions>);
+}
+
+/** The generic OAuth 2.0 provider the tests configure by data: "acme", with app credentials that need encoding. */
+export const ACME = { id: "acme", displayName: "Acme Social", clientId: "acme-client", clientSecret: "acme-secret with spaces&symbols" } as const;
+
+/**
+ * A setup whose Refresca configures a generic OAuth 2.0 provider (by default `ACME`, rotating refresh tokens) pointed
+ * at the simulator's `POST /oauth2/<id>/token`, on top of `setup` (its other providers and options are kept).
+ */
+export function withConfiguredProvider(
+  setup: HarnessSetup = {},
+  provider: Partial<OAuth2ProviderInput> = {},
+  simulated: Partial<OAuth2SimProvider> = {},
+): HarnessSetup {
+  const id = provider.id ?? ACME.id;
+  const { clientId, clientSecret } = ACME;
+  return {
+    simulator: {
+      ...setup.simulator,
+      oauth2: { ...setup.simulator?.oauth2, [id]: { clientId, clientSecret, rotate: true, ...simulated } },
+    },
+    refresca: (url) => {
+      const base = typeof setup.refresca === "function" ? setup.refresca(url) : (setup.refresca ?? {});
+      const configured: OAuth2ProviderInput = {
+        displayName: ACME.displayName,
+        rotatesRefreshToken: true,
+        ...provider,
+        id,
+        tokenUrl: `${url}/oauth2/${id}/token`,
+        clientId,
+        clientSecret,
+      };
+      return { ...base, providers: [...(base.providers ?? []), configured] };
+    },
+  };
+}
+
+export async function startHarness(setup: HarnessSetup = {}): Promise<Harness> {
   const simulator = await startSimulator(setup.simulator);
   const schema = uniqueName("t");
   const keyPrefix = `${uniqueName("t")}:`;
@@ -101,6 +152,27 @@ export async function startHarness(
       });
       if (!answer.success) throw new Error(`addChannel: ${answer.error}`);
       return { id: answer.channel.id, accessToken: tokens.accessToken, ...(refreshToken && { refreshToken }) };
+    },
+    async addConfiguredChannel(input) {
+      const provider = input.provider ?? ACME.id;
+      const tokens = simulator.oauth2.issue(provider, { accessExpiresInSeconds: input.expiresInSeconds ?? 1800 });
+      const answer = await refresca.channels.upsert({
+        tenantId: input.tenantId,
+        ...(input.id && { id: input.id }),
+        type: provider,
+        displayName: input.displayName ?? `${provider} channel`,
+        localName: "@local",
+        accessToken: tokens.accessToken,
+        ...(!input.withoutRefreshToken && { refreshToken: tokens.refreshToken }),
+        expiresAt: tokens.expiresAt,
+        ...(input.meta && { meta: input.meta }),
+      });
+      if (!answer.success) throw new Error(`addConfiguredChannel: ${answer.error}`);
+      return {
+        id: answer.channel.id,
+        accessToken: tokens.accessToken,
+        ...(!input.withoutRefreshToken && { refreshToken: tokens.refreshToken }),
+      };
     },
     async reconnect(tenantId, channelId) {
       const tokens = await simulator.issue({ platform: "tiktok" });

@@ -2,9 +2,9 @@
  * What the rest of Refresca needs to know about a platform, kept in the platform's own folder so that nothing outside
  * `src/core/providers/` names a platform.
  */
-export interface PlatformCapabilities {
+export interface PlatformCapabilities<Id extends string = string, Endpoint extends string = string> {
   /** The channel type, e.g. "tiktok". */
-  readonly id: string;
+  readonly id: Id;
   /** The name people read in messages and on the dashboard. */
   readonly displayName: string;
   /**
@@ -28,6 +28,42 @@ export interface PlatformCapabilities {
     /** false: refreshing needs no app credentials (Instagram Login). */
     readonly neededToRefresh: boolean;
   };
+  /**
+   * Where the platform's API lives: the base URLs (and API version) its provider reads from the endpoints. A platform
+   * declares here those it calls, so that DEFAULT_ENDPOINTS, the `endpoints` option's type, the environment variables
+   * the entry points read and the simulator's settings all derive from the platforms' folders. Several platforms may
+   * declare the same one (Meta's Graph serves Facebook, WhatsApp and Instagram via Facebook Login).
+   */
+  readonly endpoints?: readonly EndpointDeclaration<Endpoint>[];
+}
+
+/** One endpoint setting of a platform: its option, its environment variable and the platform's real value. */
+export interface EndpointDeclaration<Option extends string = string> {
+  /** Its key in createRefresca's `endpoints` option and in the providers' options, e.g. "threadsGraphUrl". */
+  readonly option: Option;
+  /** The environment variable the entry points read it from, e.g. "THREADS_GRAPH_URL". */
+  readonly env: string;
+  /** The platform's real value, used unless tests, demos or benchmarks point it elsewhere (the simulator). */
+  readonly defaultValue: string;
+  /** "url": an http(s) base URL, trailing slashes dropped; else a value matching `pattern`, e.g. an API version. */
+  readonly format: "url" | { readonly pattern: RegExp; readonly example: string };
+  /** What it is, as the README's configuration table says it. */
+  readonly description: string;
+}
+
+/**
+ * A platform's capabilities with its channel type and endpoint options kept as literal types, so that the built-in
+ * channel types (PLATFORMS) and the `endpoints` option's keys are derived from the platforms' folders.
+ */
+export function platformCapabilities<const Id extends string, const Endpoint extends string = never>(
+  capabilities: PlatformCapabilities<Id, Endpoint>,
+): PlatformCapabilities<Id, Endpoint> {
+  return capabilities;
+}
+
+/** An endpoint declaration with its option name kept as a literal type. */
+export function endpoint<const Option extends string>(declaration: EndpointDeclaration<Option>): EndpointDeclaration<Option> {
+  return declaration;
 }
 
 export const MINUTE_MS = 60_000;

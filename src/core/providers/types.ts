@@ -1,18 +1,14 @@
 import type { Transport } from "./http";
+import type { BuiltInEndpointOption } from "./built-ins";
 import type { PlatformCapabilities } from "./capabilities";
 import type { Channel, Credentials, TokenSet } from "../types";
 
-/** Where each platform's API lives. Tests, demos and benchmarks point these at the simulator. */
-export interface PlatformEndpoints {
-  /** @defaultValue "https://graph.facebook.com" */
-  metaGraphUrl: string;
-  /** @defaultValue "v25.0" */
-  metaGraphVersion: string;
-  /** @defaultValue "https://graph.instagram.com" */
-  instagramGraphUrl: string;
-  /** @defaultValue "https://open.tiktokapis.com" */
-  tiktokApiUrl: string;
-}
+/**
+ * Where each platform's API lives: one key per endpoint a built-in platform declares in its capabilities (e.g.
+ * `metaGraphUrl`, `threadsGraphUrl`), the platforms' real APIs in DEFAULT_ENDPOINTS. Tests, demos and benchmarks point
+ * them at the simulator.
+ */
+export type PlatformEndpoints = { [Option in BuiltInEndpointOption]: string };
 
 /** The app credentials of each platform; a missing one only affects that platform's channels. */
 export interface AppCredentials {

@@ -1,9 +1,27 @@
-import { DAY_MS, type PlatformCapabilities } from "../capabilities";
+import { DAY_MS, endpoint, platformCapabilities } from "../capabilities";
 
 /** The Meta app that Facebook, Instagram (via Facebook Login) and WhatsApp refresh through. */
 export const META_APP = { id: "meta", env: ["META_APP_ID", "META_APP_SECRET"], neededToRefresh: true } as const;
 
-export const facebookCapabilities: PlatformCapabilities = {
+/** Meta's Graph API, where the long-lived token exchange lives: its base URL and the version in its paths. */
+export const META_ENDPOINTS = [
+  endpoint({
+    option: "metaGraphUrl",
+    env: "META_GRAPH_URL",
+    defaultValue: "https://graph.facebook.com",
+    format: "url",
+    description: "Meta Graph API base URL",
+  }),
+  endpoint({
+    option: "metaGraphVersion",
+    env: "META_GRAPH_VERSION",
+    defaultValue: "v25.0",
+    format: { pattern: /^v\d+\.\d+$/, example: "v25.0" },
+    description: "Graph API version",
+  }),
+] as const;
+
+export const facebookCapabilities = platformCapabilities({
   id: "facebook",
   displayName: "Facebook",
   // Meta answers a new long-lived token each time, but the one sent keeps working: nothing is lost to a crash.
@@ -15,4 +33,5 @@ export const facebookCapabilities: PlatformCapabilities = {
   // flagged NOT_EXTENDED.
   expiryLeadMs: 7 * DAY_MS,
   app: META_APP,
-};
+  endpoints: META_ENDPOINTS,
+});

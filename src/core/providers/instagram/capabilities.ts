@@ -1,7 +1,16 @@
-import { DAY_MS, type PlatformCapabilities } from "../capabilities";
-import { META_APP } from "../facebook/capabilities";
+import { DAY_MS, endpoint, platformCapabilities } from "../capabilities";
+import { META_APP, META_ENDPOINTS } from "../facebook/capabilities";
 
-export const instagramCapabilities: PlatformCapabilities = {
+/** Instagram Login's API, where its own refresh lives. */
+export const INSTAGRAM_GRAPH = endpoint({
+  option: "instagramGraphUrl",
+  env: "INSTAGRAM_GRAPH_URL",
+  defaultValue: "https://graph.instagram.com",
+  format: "url",
+  description: "Instagram API base URL",
+});
+
+export const instagramCapabilities = platformCapabilities({
   id: "instagram",
   displayName: "Instagram",
   rotatesRefreshToken: false,
@@ -12,4 +21,6 @@ export const instagramCapabilities: PlatformCapabilities = {
   minTokenAgeMs: DAY_MS,
   // Instagram Login refreshes with the token alone; channels connected via Facebook Login use the Meta app.
   app: { ...META_APP, neededToRefresh: false },
-};
+  // Its own refresh, and Meta's exchange for accounts connected through Facebook Login.
+  endpoints: [...META_ENDPOINTS, INSTAGRAM_GRAPH],
+});

@@ -1,7 +1,7 @@
-import { DAY_MS, type PlatformCapabilities } from "../capabilities";
-import { META_APP } from "../facebook/capabilities";
+import { DAY_MS, platformCapabilities } from "../capabilities";
+import { META_APP, META_ENDPOINTS } from "../facebook/capabilities";
 
-export const whatsappCapabilities: PlatformCapabilities = {
+export const whatsappCapabilities = platformCapabilities({
   id: "whatsapp",
   displayName: "WhatsApp",
   rotatesRefreshToken: false,
@@ -9,4 +9,6 @@ export const whatsappCapabilities: PlatformCapabilities = {
   refreshesWith: "accessToken",
   expiryLeadMs: 7 * DAY_MS,
   app: META_APP,
-};
+  // WhatsApp refreshes through Meta's exchange.
+  endpoints: META_ENDPOINTS,
+});
