@@ -10,8 +10,12 @@ import { createLogger } from "../src/core/logger";
 import { openStore } from "../src/core/store";
 import { ensureEmbeddedPostgres } from "../src/core/store/embedded";
 import { createRefrescaFromEnv } from "../src/from-env";
-import { TEST_REDIS_URL, uniqueName } from "./env";
-import { deleteKeys } from "./support/harness";
+import { createRefresca } from "../src/refresca";
+import { startSimulator, type Simulator } from "../src/simulator";
+import { PLATFORMS } from "../src/core/types";
+import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "./env";
+import { ACME, deleteKeys, TEST_KEYS } from "./support/harness";
+import pg from "pg";
 
 const run = promisify(execFile);
 let dataDir: string;
@@ -213,5 +217,161 @@ describe("refresca audit", () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("NOT_FOUND");
     for (const output of [json, table, other, unknown]) expect(output.stdout + output.stderr).not.toContain(accessToken);
+  }, 120_000);
+});
+
+describe("refresca channels import with a provider configured by REFRESCA_PROVIDERS_FILE", () => {
+  // The machine's PostgreSQL in a schema of its own (not the embedded default): each run starts empty.
+  const schema = uniqueName("cli");
+  const keyPrefix = `${uniqueName("cli")}:`;
+  let sim: Simulator;
+  let pool: pg.Pool;
+  let providersFile: string;
+
+  /** The CLI with the test's database, keys and Redis; `extra` sets (or, with undefined, unsets) more variables. */
+  async function cli(args: string[], extra: Record<string, string | undefined> = {}) {
+    const env: NodeJS.ProcessEnv = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !/^(REFRESCA_|META_|TIKTOK_|INSTAGRAM_|ACME_|DATABASE_URL$|REDIS_URL$|LOG_LEVEL$)/.test(name)),
+    );
+    Object.assign(env, {
+      DATABASE_URL: TEST_DATABASE_URL,
+      REFRESCA_DB_SCHEMA: schema,
+      REFRESCA_KEY_PREFIX: keyPrefix,
+      REFRESCA_ENCRYPTION_KEYS: TEST_KEYS,
+      REDIS_URL: TEST_REDIS_URL,
+      LOG_LEVEL: "info",
+    });
+    for (const [name, value] of Object.entries(extra)) {
+      if (value === undefined) delete env[name];
+      else env[name] = value;
+    }
+    try {
+      const { stdout, stderr } = await run(process.execPath, ["bin/refresca.js", ...args], { env });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const failed = error as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
+  }
+  const withAcme = { REFRESCA_PROVIDERS_FILE: "", ACME_CLIENT_ID: ACME.clientId, ACME_CLIENT_SECRET: ACME.clientSecret };
+  const channel = (tenantId: string, id: string, type: string, tokens: { accessToken: string; refreshToken: string; expiresAt: string }) => ({
+    tenantId,
+    id,
+    type,
+    displayName: `${type} ${id}`,
+    ...tokens,
+  });
+  const stored = async (tenantId: string) =>
+    (await pool.query("select id, type, credentials from channels where tenant_id = $1 order by id", [tenantId])).rows;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ oauth2: { [ACME.id]: { clientId: ACME.clientId, clientSecret: ACME.clientSecret, rotate: true } } });
+    pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 2, options: `-c search_path=${schema}` });
+    providersFile = path.join(dataDir, "providers.json");
+    await writeFile(
+      providersFile,
+      JSON.stringify({
+        providers: [
+          {
+            id: ACME.id,
+            displayName: ACME.displayName,
+            tokenUrl: sim.oauth2.tokenUrl(ACME.id),
+            clientIdEnv: "ACME_CLIENT_ID",
+            clientSecretEnv: "ACME_CLIENT_SECRET",
+            rotatesRefreshToken: true,
+          },
+        ],
+      }),
+    );
+    withAcme.REFRESCA_PROVIDERS_FILE = providersFile;
+  });
+  afterAll(async () => {
+    await sim?.close();
+    await pool?.query(`drop schema if exists "${schema}" cascade`);
+    await pool?.end();
+    await deleteKeys(keyPrefix);
+  });
+
+  it("imports an acme channel, lists it as type acme without its tokens, and the imported tokens refresh at the provider", async () => {
+    const tenantId = uniqueName("tenant");
+    const acmeTokens = sim.oauth2.issue(ACME.id);
+    const file = path.join(dataDir, "acme-channels.json");
+    await writeFile(
+      file,
+      JSON.stringify([
+        channel(tenantId, "acme-1", ACME.id, acmeTokens),
+        channel(tenantId, "tt-1", "tiktok", { accessToken: "plain-cli-access-tt", refreshToken: "plain-cli-refresh-tt", expiresAt: "2030-01-01T00:00:00Z" }),
+      ]),
+    );
+    const imported = await cli(["channels", "import", file], withAcme);
+    expect(imported.stdout).toContain("2 channel(s) imported, 0 refused.");
+    expect(imported.code).toBe(0);
+
+    const listed = await cli(["channels", "list", "--tenant", tenantId, "--json"], withAcme);
+    expect(listed.code).toBe(0);
+    const channels = JSON.parse(listed.stdout) as Array<{ id: string; type: string; hasRefreshToken: boolean }>;
+    expect(channels.map((c) => [c.id, c.type, c.hasRefreshToken])).toEqual([
+      ["acme-1", ACME.id, true],
+      ["tt-1", "tiktok", true],
+    ]);
+    const rows = await stored(tenantId);
+    for (const output of [imported.stdout, imported.stderr, listed.stdout, listed.stderr, JSON.stringify(rows)]) {
+      expect(output).not.toContain(acmeTokens.accessToken);
+      expect(output).not.toContain(acmeTokens.refreshToken);
+      expect(output).not.toContain(ACME.clientSecret);
+    }
+
+    // The same database, keys and provider in a library instance: the imported acme channel refreshes at the
+    // simulator with the refresh token the file held.
+    const refresca = await createRefresca({
+      databaseUrl: TEST_DATABASE_URL,
+      schema,
+      redisUrl: TEST_REDIS_URL,
+      keyPrefix,
+      encryptionKeys: TEST_KEYS,
+      logger: createLogger({ level: "silent" }),
+      providers: [{ id: ACME.id, tokenUrl: sim.oauth2.tokenUrl(ACME.id), clientId: ACME.clientId, clientSecret: ACME.clientSecret, rotatesRefreshToken: true }],
+    });
+    try {
+      expect(await refresca.refreshChannelToken({ tenantId, channelId: "acme-1" })).toMatchObject({ success: true, channelId: "acme-1" });
+      expect(sim.oauth2.stats().callsForToken(acmeTokens.refreshToken)).toBe(1);
+    } finally {
+      await refresca.close();
+    }
+  }, 120_000);
+
+  it("without the providers file, refuses every acme entry naming it, its type and the allowed types; imports nothing of them", async () => {
+    const tenantId = uniqueName("tenant");
+    const file = path.join(dataDir, "acme-only.json");
+    await writeFile(
+      file,
+      JSON.stringify([channel(tenantId, "acme-1", ACME.id, sim.oauth2.issue(ACME.id)), channel(tenantId, "acme-2", ACME.id, sim.oauth2.issue(ACME.id))]),
+    );
+    const refused = await cli(["channels", "import", file], { ACME_CLIENT_ID: ACME.clientId, ACME_CLIENT_SECRET: ACME.clientSecret });
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain("0 channel(s) imported, 2 refused.");
+    for (const index of [0, 1]) {
+      expect(refused.stdout).toContain(`entry ${index}: type: must be one of ${PLATFORMS.join(", ")}; got "${ACME.id}"`);
+    }
+    expect(await stored(tenantId)).toEqual([]);
+    expect((await pool.query("select id from tenants where id = $1", [tenantId])).rows).toEqual([]);
+
+    // Import validates each entry on its own (it is not all-or-nothing): in a mixed file the built-in entry is
+    // imported, and only the acme one is refused.
+    const mixed = path.join(dataDir, "mixed.json");
+    const mixedTenant = uniqueName("tenant");
+    await writeFile(
+      mixed,
+      JSON.stringify([
+        channel(mixedTenant, "tt-1", "tiktok", { accessToken: "plain-cli-access-2", refreshToken: "plain-cli-refresh-2", expiresAt: "2030-01-01T00:00:00Z" }),
+        channel(mixedTenant, "acme-1", ACME.id, sim.oauth2.issue(ACME.id)),
+      ]),
+    );
+    const partly = await cli(["channels", "import", mixed]);
+    expect(partly.code).toBe(1);
+    expect(partly.stdout).toContain("1 channel(s) imported, 1 refused.");
+    expect(partly.stdout).toContain(`entry 1: type: must be one of ${PLATFORMS.join(", ")}; got "${ACME.id}"`);
+    expect((await stored(mixedTenant)).map((row) => [row.id, row.type])).toEqual([["tt-1", "tiktok"]]);
+    expect(partly.stdout + partly.stderr).not.toMatch(/simo2_|plain-cli/);
   }, 120_000);
 });

@@ -2,15 +2,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANY_TENANT, createOAuthRefreshActions, OAUTH_REFRESH_ACTIONS, type TenantAccess } from "../src/next";
 import type { Refresca } from "../src/refresca";
-import { startHarness, type Harness } from "./support/harness";
+import { ACME, startHarness, withConfiguredProvider, type Harness } from "./support/harness";
 import { hostileIds, operationInput, SPEC_OPERATIONS, survives, tenantSnapshot, type HostileIds, type Operation } from "./support/hostile";
 
 let h: Harness;
 let ids: HostileIds;
 
 beforeAll(async () => {
-  h = await startHarness();
-  ids = await hostileIds(h);
+  // The victim holds a TikTok channel and one of a configured OAuth 2.0 provider ("acme"): both are attacked.
+  h = await startHarness(withConfiguredProvider());
+  ids = await hostileIds(h, { configured: ACME.id });
 });
 afterAll(async () => {
   await h?.close();
@@ -51,13 +52,14 @@ describe("createOAuthRefreshActions", () => {
         const tenantId = (input as { tenantId?: unknown } | null)?.tenantId;
         if (typeof tenantId === "string" && tenantId !== ids.attacker) expect(answer.code).toBe("FORBIDDEN");
       });
+      expect(h.simulator.oauth2.stats().callsForToken(ids.victimConfiguredRefreshToken!)).toBe(0);
     },
     120_000,
   );
 
   it("lets a user whose tenantOf answers ANY_TENANT act for any tenant", async () => {
     const operator = createOAuthRefreshActions({ refresca: h.refresca, tenantOf: () => ANY_TENANT });
-    expect(await operator.getRefreshStatistics({ tenantId: ids.victim })).toMatchObject({ success: true, statistics: { totalChannels: 1 } });
+    expect(await operator.getRefreshStatistics({ tenantId: ids.victim })).toMatchObject({ success: true, statistics: { totalChannels: 2 } });
     expect(await operator.getRefreshStatistics({ tenantId: ids.attacker })).toMatchObject({ success: true, statistics: { totalChannels: 1 } });
   });
 

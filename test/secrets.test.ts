@@ -4,13 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PLATFORMS } from "../src/core/types";
 import { SIM_META_APP_SECRET, SIM_TIKTOK_CLIENT_SECRET } from "../src/simulator";
 import { TEST_DATABASE_URL } from "./env";
-import { startHarness, TEST_KEYS, type Harness } from "./support/harness";
+import { ACME, startHarness, TEST_KEYS, withConfiguredProvider, type Harness } from "./support/harness";
 import { waitFor } from "./support/wait";
 
 const run = promisify(execFile);
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ refresca: { queue: { backoffMs: 100 } } });
+  // Besides the four built-ins, a generic OAuth 2.0 provider configured by data ("acme", rotating refresh tokens).
+  h = await startHarness(withConfiguredProvider({ refresca: { queue: { backoffMs: 100 } } }));
   await h.refresca.startWorker();
 });
 
@@ -71,11 +72,36 @@ describe("secrets stay secret", () => {
       channels.push(await h.addChannel({ tenantId, platform, expiresInSeconds: 120 }));
       channels.push(await h.addChannel({ tenantId, platform, expiresInSeconds: 90_000 }));
     }
+    const acme = [
+      await h.addConfiguredChannel({ tenantId, expiresInSeconds: 120 }),
+      await h.addConfiguredChannel({ tenantId, expiresInSeconds: 90_000 }),
+      await h.addConfiguredChannel({ tenantId, expiresInSeconds: 90_000 }),
+    ];
+    channels.push(...acme);
     answers.push(await h.refresca.refreshMultipleChannelTokens({ tenantId }));
     for (const channel of channels) answers.push(await h.refresca.refreshChannelToken({ tenantId, channelId: channel.id }));
     await h.simulator.inject({ kind: "throttle", retryAfterSeconds: 3 });
     await h.simulator.inject({ kind: "unavailable" });
     await h.simulator.revoke(channels[6]!.refreshToken!);
+    // The acme side: a throttle, an outage, an HTML error page, a revoked grant (invalid_grant) and rejected app
+    // credentials (invalid_client, answered while Refresca sends its client secret).
+    h.simulator.oauth2.revoke(acme[0]!.refreshToken!);
+    const acmeFailures = [await h.refresca.refreshChannelToken({ tenantId, channelId: acme[0]!.id })];
+    h.simulator.oauth2.inject({ kind: "unavailable", provider: ACME.id });
+    h.simulator.oauth2.inject({ kind: "html502", provider: ACME.id });
+    for (const channel of [acme[1]!, acme[2]!]) acmeFailures.push(await h.refresca.refreshChannelToken({ tenantId, channelId: channel.id }));
+    h.simulator.oauth2.configure(ACME.id, { clientSecret: "the-server-wants-another-secret" });
+    acmeFailures.push(await h.refresca.refreshChannelToken({ tenantId, channelId: acme[2]!.id }));
+    h.simulator.oauth2.configure(ACME.id, { clientSecret: ACME.clientSecret });
+    // Last: a throttle holds every channel of the provider's app for its Retry-After.
+    h.simulator.oauth2.inject({ kind: "throttle", provider: ACME.id, retryAfterSeconds: 3 });
+    acmeFailures.push(await h.refresca.refreshChannelToken({ tenantId, channelId: acme[1]!.id }));
+    const codes = acmeFailures.map((answer) => (answer.success ? "success" : answer.code));
+    expect([...codes.slice(0, 3), codes[4]]).toEqual(["INVALID_CREDENTIALS", "PLATFORM_UNAVAILABLE", "PLATFORM_UNAVAILABLE", "RATE_LIMITED"]);
+    expect(acmeFailures[3]).toMatchObject({ success: false }); // the app's credentials rejected (invalid_client)
+    answers.push(...acmeFailures);
+    const [revoked] = await h.sql("select status from channels where tenant_id = $1 and id = $2", [tenantId, acme[0]!.id]);
+    expect(revoked.status).toBe("needs_reauth");
     for (const channel of channels) answers.push(await h.refresca.refreshChannelToken({ tenantId, channelId: channel.id }));
     // Token reads (their answers carry tokens by design, so they are not among the answers searched): the refreshes
     // they trigger, their failures and the audit they leave must not hold a token either.
@@ -90,6 +116,7 @@ describe("secrets stay secret", () => {
     for (const channel of channels) answers.push(await h.refresca.channels.get({ tenantId, channelId: channel.id }));
     // The queue's side: scheduled, recurring and failing jobs, with their job logs and failure reasons.
     await h.simulator.inject({ kind: "unavailable", count: 6 });
+    h.simulator.oauth2.inject({ kind: "unavailable", provider: ACME.id, count: 2 });
     for (const channel of channels) {
       answers.push(await h.refresca.scheduleChannelTokenRefresh({ tenantId, channelId: channel.id, delayMinutes: 0 }));
     }
@@ -102,10 +129,18 @@ describe("secrets stay secret", () => {
 
     const tokens = await h.simulator.issuedTokens();
     expect(tokens.length).toBeGreaterThan(channels.length); // refreshes minted new ones too
-    const secrets = [...tokens, SIM_META_APP_SECRET, SIM_TIKTOK_CLIENT_SECRET, TEST_KEYS.split(":")[1]!];
+    // Every token the simulated OAuth 2.0 provider minted starts "simo2_acme_": the search below is for that prefix.
+    const acmeTokens = acme.flatMap((channel) => [channel.accessToken, channel.refreshToken!]);
+    expect(acmeTokens.every((token) => token.startsWith(`simo2_${ACME.id}_`))).toBe(true);
+    const live = await h.refresca.getAccessToken({ tenantId, channelId: acme[1]!.id });
+    expect(live.success && live.accessToken).toMatch(new RegExp(`^simo2_${ACME.id}_at_`));
+    expect(live.success && live.accessToken).not.toBe(acme[1]!.accessToken); // refreshed: new acme tokens exist
+    expect(h.simulator.oauth2.stats().calls[ACME.id]).toBeGreaterThanOrEqual(acme.length * 2);
+    const secrets = [...tokens, ...acmeTokens, `simo2_${ACME.id}_`, ACME.clientSecret, SIM_META_APP_SECRET, SIM_TIKTOK_CLIENT_SECRET, TEST_KEYS.split(":")[1]!];
 
     const dump = await databaseDump();
     expect(dump).toContain(channels[0]!.id); // the dump is the real one
+    expect(dump).toContain(acme[0]!.id); // with the acme channels
     expect(dump).toContain("key_secrets"); // with the audit of token reads
     const logs = h.logs.join("\n");
     expect(logs.length).toBeGreaterThan(0);

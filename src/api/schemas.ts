@@ -54,23 +54,24 @@ export const needingRefreshQuery = z.object({
   ).openapi({ param: { name: "refreshBeforeMinutes", in: "query" }, type: "integer", minimum: 0, maximum: 525_600, description: "The window in minutes (default 60)." }),
 });
 
-export const channelBody = channelInputSchema.omit({ tenantId: true, id: true }).openapi("ChannelInput");
 /**
- * The channel body of an instance with configured providers: `type` is a string the description lists (the document
- * stays valid for any id), checked against the instance's types here and again by the operation.
+ * The channel body: `type` is a string whose description lists the instance's types (so the document, and the typed
+ * client generated from it, stay valid for presets and configured providers), checked against those types here and
+ * again by the operation.
  */
-export function channelBodyFor(types: readonly string[]) {
+export function channelBodyFor(types: readonly string[], more = "") {
   return channelInputSchema
     .omit({ tenantId: true, id: true })
     .extend({
       type: channelTypeSchema(types).openapi({
         type: "string",
-        description: `The channel's platform: one of ${types.join(", ")} (built-in platforms and configured OAuth 2.0 providers).`,
+        description: `The channel's platform: one of ${types.join(", ")} (built-in platforms and configured OAuth 2.0 providers)${more}.`,
         example: types[0] ?? "instagram",
       }),
     })
     .openapi("ChannelInput");
 }
+export const channelBody = channelBodyFor(PLATFORMS, ", or the id of a preset or provider the server configures");
 export const refreshManyBody = refreshMultipleChannelTokensInput.omit({ tenantId: true }).openapi("RefreshManyInput");
 export const scheduleBody = scheduleChannelTokenRefreshInput.omit({ tenantId: true, channelId: true }).openapi("ScheduleInput");
 export const recurringBody = scheduleRecurringTokenRefreshInput.omit({ tenantId: true }).openapi("RecurringInput");

@@ -338,8 +338,11 @@ export interface components {
             updatedAt: string;
         };
         ChannelInput: {
-            /** @enum {string} */
-            type: "instagram" | "facebook" | "whatsapp" | "tiktok" | "threads";
+            /**
+             * @description The channel's platform: one of instagram, facebook, whatsapp, tiktok, threads (built-in platforms and configured OAuth 2.0 providers), or the id of a preset or provider the server configures.
+             * @example instagram
+             */
+            type: string;
             displayName: string;
             /** @default  */
             localName?: string;

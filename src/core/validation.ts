@@ -62,10 +62,28 @@ const metaSchema = z.record(z.string().max(64), z.unknown()).superRefine((meta, 
   for (const issue of metaIssues(meta)) ctx.addIssue({ code: "custom", ...issue });
 });
 
+/**
+ * How an error names the value a caller gave: a short string quoted with control and non-ASCII characters escaped
+ * (a homoglyph such as a Cyrillic "і" shows as \u0456), anything longer — a hostile 10 kB value, a token pasted in
+ * the wrong field — only by its length, anything else by its kind.
+ */
+export function describeGiven(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value !== "string") return typeof value === "object" ? "an object" : `a ${typeof value}`;
+  if (value.length > 32) return `a string of ${value.length} characters`;
+  return JSON.stringify(value).replace(/[^\x20-\x7e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** The refusal of a channel type: the types allowed, and what was given (an import of many entries needs both). */
+const channelTypeError = (types: readonly string[]) => (issue: { input?: unknown }) =>
+  `must be one of ${types.join(", ")}; got ${describeGiven(issue.input)}`;
+
 /** The channel `type` field accepting these channel types (the built-ins, and the providers configured). */
 export function channelTypeSchema(types: readonly string[]) {
-  const message = `must be one of ${types.join(", ")}`;
-  return z.string({ error: message }).refine((type) => types.includes(type), { message });
+  const error = channelTypeError(types);
+  return z.string({ error }).refine((type) => types.includes(type), { error });
 }
 
 /** The channel input of an instance refreshing these channel types. */
@@ -77,7 +95,7 @@ export function channelInputSchemaFor(types: readonly string[]) {
 export const channelInputSchema = z.strictObject({
   tenantId: idSchema,
   id: idSchema.optional(),
-  type: z.enum(PLATFORMS, { error: `must be one of ${PLATFORMS.join(", ")}` }),
+  type: z.enum(PLATFORMS, { error: channelTypeError(PLATFORMS) }),
   displayName: z.string().trim().min(1, "must not be empty").max(200),
   localName: z.string().trim().max(200).default(""),
   accessToken: tokenSchema,

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { expect } from "vitest";
+import { PLATFORMS } from "../../src/core/types";
 import type { Harness } from "./harness";
 
 /** Everything about one tenant that any operation could change. */
@@ -19,6 +20,9 @@ export interface HostileIds {
   victim: string;
   attackerChannel: string;
   victimChannel: string;
+  /** With `hostileIds(h, { configured })`: the victim's channel of that configured provider, and its refresh token. */
+  victimConfiguredChannel?: string;
+  victimConfiguredRefreshToken?: string;
 }
 
 /** Ids an attacker might try: their own, unknown ones, the victim's, hostile strings. */
@@ -39,6 +43,7 @@ export function tenantIds(ids: HostileIds, includeVictim: boolean) {
 export function operationInput(ids: HostileIds, includeVictim = false) {
   const channelIds = fc.oneof(
     fc.constant(ids.victimChannel),
+    ...(ids.victimConfiguredChannel ? [fc.constant(ids.victimConfiguredChannel)] : []),
     fc.constant(ids.attackerChannel),
     fc.string({ maxLength: 200 }),
     fc.constant(`../${ids.victimChannel}`),
@@ -112,14 +117,61 @@ export const SPEC_OPERATIONS = [
   "getRefreshStatistics",
 ] as const;
 
-/** A victim and an attacker tenant with one channel each: what every hostile-input suite attacks. */
-export async function hostileIds(h: Harness): Promise<HostileIds> {
+/**
+ * A victim and an attacker tenant with one channel each: what every hostile-input suite attacks. With `configured`
+ * (a provider the harness configures, see `withConfiguredProvider`), the victim also holds a channel of that type.
+ */
+export async function hostileIds(h: Harness, options: { configured?: string } = {}): Promise<HostileIds> {
   const victim = h.tenant();
   const attacker = h.tenant();
-  return {
+  const ids: HostileIds = {
     victim,
     attacker,
     victimChannel: (await h.addChannel({ tenantId: victim, platform: "tiktok", expiresInSeconds: 300 })).id,
     attackerChannel: (await h.addChannel({ tenantId: attacker, platform: "facebook", expiresInSeconds: 300 })).id,
   };
+  if (options.configured) {
+    const channel = await h.addConfiguredChannel({ tenantId: victim, provider: options.configured, expiresInSeconds: 300 });
+    ids.victimConfiguredChannel = channel.id;
+    ids.victimConfiguredRefreshToken = channel.refreshToken;
+  }
+  return ids;
+}
+
+/**
+ * Channel types an attacker tries on an instance configuring `configured`: its id and the built-ins' names in other
+ * case, padded, with a NUL or zero-width character, spelt with homoglyphs (Cyrillic, full-width), JavaScript's own
+ * property names, path and list tricks, 10 kB. None is a channel type.
+ */
+export function confusedTypes(configured: string): string[] {
+  const cyrillic = (text: string) => text.replace("a", "\u0430").replace("i", "\u0456").replace("o", "\u043e").replace("e", "\u0435");
+  return [
+    configured.toUpperCase(),
+    configured[0]!.toUpperCase() + configured.slice(1),
+    ` ${configured}`,
+    `${configured} `,
+    `${configured}\u0000`,
+    `${configured}\n`,
+    `${configured}\u200b`,
+    `\u200d${configured}`,
+    cyrillic(configured),
+    ...PLATFORMS.map(cyrillic),
+    "ｔｉｋｔｏｋ",
+    "TikTok",
+    "__proto__",
+    "constructor",
+    "prototype",
+    "toString",
+    "hasOwnProperty",
+    "valueOf",
+    "",
+    "\u0000",
+    `../${configured}`,
+    `${configured}/../tiktok`,
+    `${configured},tiktok`,
+    `${configured}|instagram`,
+    `${configured}%00`,
+    "x".repeat(10_240),
+    configured.repeat(2_048),
+  ];
 }
