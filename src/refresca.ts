@@ -140,7 +140,10 @@ export async function createRefresca(options: RefrescaOptions) {
       ...Object.fromEntries(modules.map(({ capabilities }) => [capabilities.id, capabilities.expiryLeadMs])),
       ...options.queue?.expiryLeadMs,
     };
-    const platforms = providers.platformIds.map((id) => ({ id, displayName: providers.capabilities(id)!.displayName }));
+    const platforms = providers.platformIds.map((id) => {
+      const { displayName, brandColor } = providers.capabilities(id)!;
+      return { id, displayName, ...(brandColor && { color: brandColor }) };
+    });
     const queue = new RefreshQueue(redis, keyPrefix, { ...DEFAULT_QUEUE_SETTINGS, ...options.queue, expiryLeadMs });
     const plans = store.plans;
     // The health check: channels breaking "an active channel whose token expires always has a planned refresh".

@@ -540,7 +540,7 @@ describe("classify: platform failures to codes", () => {
     text: JSON.stringify(json),
     json,
   });
-  const meta = { platform: "facebook" as const, secrets: ["EAAsecret-token"] };
+  const meta = { platform: "facebook" as const, capabilities: builtInCapabilities("facebook")!, secrets: ["EAAsecret-token"] };
 
   it("dispatches Graph errors on code, not HTTP status", () => {
     expect(graphFailure(answer(200, { error: { code: 190, message: "x" } }), meta).code).toBe("INVALID_CREDENTIALS");
@@ -574,7 +574,7 @@ describe("classify: platform failures to codes", () => {
   });
 
   it("reads TikTok errors whatever the status", () => {
-    const tiktok = { platform: "tiktok" as const, secrets: [] };
+    const tiktok = { platform: "tiktok" as const, capabilities: builtInCapabilities("tiktok")!, secrets: [] };
     expect(tiktokFailure(answer(200, { error: "invalid_grant", log_id: "1" }), tiktok).code).toBe("INVALID_CREDENTIALS");
     expect(tiktokFailure(answer(200, { error: "temporarily_unavailable" }), tiktok).code).toBe("PLATFORM_UNAVAILABLE");
     expect(tiktokFailure(answer(400, { error: "invalid_request" }), tiktok).code).toBe("INTERNAL");

@@ -21,6 +21,8 @@ export type ChannelListSort = ChannelSort;
 export interface PlatformView {
   id: string;
   displayName: string;
+  /** Its badge colour (a CSS colour), when the platform has one. */
+  color?: string;
 }
 
 /** Per channel type: how many channels, and how many need attention. */
@@ -91,7 +93,13 @@ export function createDashboardQueries(deps: { store: Store; logger: Logger; pla
       const breakdown: PlatformBreakdownRow[] = rows
         .map((row) => {
           const known = platformOrder.get(row.type);
-          return { ...row, id: row.type, displayName: known?.platform.displayName ?? row.type, configured: known !== undefined };
+          return {
+            ...row,
+            id: row.type,
+            displayName: known?.platform.displayName ?? row.type,
+            ...(known?.platform.color && { color: known.platform.color }),
+            configured: known !== undefined,
+          };
         })
         .sort((a, b) => (platformOrder.get(a.id)?.index ?? Infinity) - (platformOrder.get(b.id)?.index ?? Infinity) || a.id.localeCompare(b.id))
         .map(({ type: _type, ...row }) => row);

@@ -53,8 +53,8 @@ export function urgency(iso: string | null, now: number): "expired" | "urgent" |
 }
 
 /**
- * A colour for a channel type's dot: the built-in platforms have their brand colour in the stylesheet; any other type
- * (a preset, a configured provider) gets a steady hue from its id, so that its badge looks the same on every page.
+ * A hue for the dot of a channel type without a brand colour (a preset, a configured provider): steady, from its id,
+ * so that its badge looks the same on every page.
  */
 export function platformHue(id: string): number {
   let hash = 0;

@@ -24,7 +24,7 @@ export function PlatformBreakdown({ platforms, tenantQuery }: { platforms: Platf
             <tr key={platform.id} data-platform-row={platform.id}>
               <td>
                 <Link href={listOf(platform.id)}>
-                  <PlatformBadge id={platform.id} label={platform.displayName} />
+                  <PlatformBadge id={platform.id} label={platform.displayName} color={platform.color} />
                 </Link>
                 {!platform.configured && <div className="sub">not configured: its channels are not refreshed</div>}
               </td>

@@ -1,23 +1,23 @@
 import type { EndpointDeclaration, PlatformCapabilities } from "./capabilities";
-import { facebookCapabilities } from "./facebook/capabilities";
-import { instagramCapabilities } from "./instagram/capabilities";
-import { threadsCapabilities } from "./threads/capabilities";
-import { tiktokCapabilities } from "./tiktok/capabilities";
-import { whatsappCapabilities } from "./whatsapp/capabilities";
+import { facebook } from "./facebook";
+import { instagram } from "./instagram";
+import { threads } from "./threads";
+import { tiktok } from "./tiktok";
+import type { PlatformModule } from "./types";
+import { whatsapp } from "./whatsapp";
 
 /**
- * The built-in platforms, by channel type: where a platform is registered. Data only (each folder's capabilities.ts),
- * so that every file may import it without a cycle — classify.ts falls back to it, and each platform's provider imports
- * classify.ts. providers/index.ts pairs each one with its module, and the compiler checks that none is missing there.
- * Everything else derives from this list: the channel types (PLATFORMS), the endpoints and their variables.
+ * The built-in platforms, one folder each: where a platform is registered. Adding one is its folder, its line here
+ * and its simulator file; everything else derives from this list: the channel types (PLATFORMS), the endpoints and
+ * their variables, lead times, names and app credentials in messages.
  */
-export const BUILT_IN_CAPABILITIES = [
-  instagramCapabilities,
-  facebookCapabilities,
-  whatsappCapabilities,
-  tiktokCapabilities,
-  threadsCapabilities,
-] as const;
+export const BUILT_IN_MODULES = [instagram, facebook, whatsapp, tiktok, threads] as const satisfies readonly PlatformModule[];
+
+/** The capabilities of a tuple of modules, as a tuple (a mapped type over a type parameter keeps tuples tuples). */
+type CapabilitiesOf<T extends readonly PlatformModule[]> = { readonly [I in keyof T]: T[I]["capabilities"] };
+
+/** The built-in platforms' capabilities, in registration order, with their ids and endpoint options as literal types. */
+export const BUILT_IN_CAPABILITIES = BUILT_IN_MODULES.map((module) => module.capabilities) as unknown as CapabilitiesOf<typeof BUILT_IN_MODULES>;
 
 type BuiltIns = typeof BUILT_IN_CAPABILITIES;
 

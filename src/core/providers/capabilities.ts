@@ -7,6 +7,8 @@ export interface PlatformCapabilities<Id extends string = string, Endpoint exten
   readonly id: Id;
   /** The name people read in messages and on the dashboard. */
   readonly displayName: string;
+  /** The platform's colour on the dashboard's badges (CSS colour); without it, a steady hue from the id. */
+  readonly brandColor?: string;
   /**
    * Whether the refresh token is single-use: each refresh answers a new one and the one sent stops working, so a crash
    * after the answer loses the channel. "detect": store a refresh token whenever the answer carries one.

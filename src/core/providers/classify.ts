@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { RefreshError, type ErrorCode } from "../errors";
-import { builtInCapabilities } from "./built-ins";
 import type { CallContext, HeaderLookup, PlatformAnswer } from "./http";
 
 // The one place where a platform's failure becomes a RefreshError code. Messages and details are built here only
@@ -8,11 +7,11 @@ import type { CallContext, HeaderLookup, PlatformAnswer } from "./http";
 
 /** The name of the platform called, as people read it in messages. */
 export function platformName(context: Pick<CallContext, "platform" | "capabilities">): string {
-  return (context.capabilities ?? builtInCapabilities(context.platform))?.displayName ?? context.platform;
+  return context.capabilities.displayName;
 }
 
 function appCredentialsOf(context: CallContext): string {
-  const env = (context.capabilities ?? builtInCapabilities(context.platform))?.app.env ?? [];
+  const env = context.capabilities.app.env;
   return env.length > 0 ? env.join(" / ") : "the app's client id and secret";
 }
 

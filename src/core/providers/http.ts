@@ -31,8 +31,8 @@ export type Transport = (url: URL, call: PlatformRequest, signal: AbortSignal) =
 export interface CallContext {
   /** The channel type whose platform is called. */
   platform: string;
-  /** The platform's capabilities (names in messages); the built-in ones are looked up when absent. */
-  capabilities?: PlatformCapabilities;
+  /** The platform's capabilities (its name and app credentials in messages). */
+  capabilities: PlatformCapabilities;
   /** Tokens and app secrets sent with the call, redacted from anything the platform echoes back. */
   secrets: readonly string[];
 }

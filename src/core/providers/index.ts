@@ -1,39 +1,21 @@
 import { RefreshError } from "../errors";
 import type { Channel } from "../types";
-import { BUILT_IN_CAPABILITIES, BUILT_IN_ENDPOINTS, builtInCapabilities, type BuiltInPlatform } from "./built-ins";
+import { BUILT_IN_CAPABILITIES, BUILT_IN_ENDPOINTS, BUILT_IN_MODULES, builtInCapabilities } from "./built-ins";
 import type { PlatformCapabilities } from "./capabilities";
-import { facebook } from "./facebook";
 import { fetchTransport, nodeTransport } from "./http";
-import { instagram } from "./instagram";
-import { threads } from "./threads";
-import { tiktok } from "./tiktok";
 import type { PlatformEndpoints, PlatformModule, PlatformProvider, ProviderOptions, ResolvedProviderOptions } from "./types";
-import { whatsapp } from "./whatsapp";
 
 export type * from "./types";
 export type { EndpointDeclaration, PlatformCapabilities } from "./capabilities";
 export {
   BUILT_IN_CAPABILITIES,
   BUILT_IN_ENDPOINTS,
+  BUILT_IN_MODULES,
   BUILT_IN_PLATFORM_IDS,
   builtInCapabilities,
   type BuiltInEndpointOption,
   type BuiltInPlatform,
 } from "./built-ins";
-
-/**
- * Each built-in platform's module, by channel type. A platform is registered in built-ins.ts (its capabilities, as
- * data); its module is added here, and the type makes a missing or unknown one a compile error.
- */
-const MODULES: { readonly [Id in BuiltInPlatform]: PlatformModule } = { instagram, facebook, whatsapp, tiktok, threads };
-
-/** The built-in platforms' modules, in registration order. */
-export const BUILT_IN_MODULES: readonly PlatformModule[] = BUILT_IN_CAPABILITIES.map((capabilities) => {
-  const module = MODULES[capabilities.id];
-  // A module must describe itself with the capabilities registered for it, or the registry would say two things.
-  if (module.capabilities !== capabilities) throw new Error(`The "${capabilities.id}" module does not carry its registered capabilities.`);
-  return module;
-});
 
 /** The platforms' real APIs: each endpoint's default as its platform declares it. */
 export const DEFAULT_ENDPOINTS: PlatformEndpoints = Object.fromEntries(

@@ -34,6 +34,7 @@ export default async function ChannelsPage({ searchParams }: { searchParams: Sea
   const tenantId = view.tenantId;
   const platforms = await instancePlatforms();
   const labelOf = new Map(platforms.map((platform) => [platform.id, platform.displayName]));
+  const colorOf = new Map(platforms.map((platform) => [platform.id, platform.color]));
 
   const filters = {
     search: one(params.q)?.trim() || undefined,
@@ -163,7 +164,7 @@ export default async function ChannelsPage({ searchParams }: { searchParams: Sea
                       </div>
                     </td>
                     <td>
-                      <PlatformBadge id={channel.type} label={labelOf.get(channel.type) ?? channel.type} />
+                      <PlatformBadge id={channel.type} label={labelOf.get(channel.type) ?? channel.type} color={colorOf.get(channel.type)} />
                     </td>
                     <td className={`expiry ${urgency(channel.expiresAt, now)}`} title={utc(channel.expiresAt)} data-expires-at={channel.expiresAt ?? "never"}>
                       {expiresIn(channel.expiresAt, now)}

@@ -24,6 +24,7 @@ export const META_ENDPOINTS = [
 export const facebookCapabilities = platformCapabilities({
   id: "facebook",
   displayName: "Facebook",
+  brandColor: "#1877f2",
   // Meta answers a new long-lived token each time, but the one sent keeps working: nothing is lost to a crash.
   rotatesRefreshToken: false,
   // Meta cannot extend a long-lived token past its first 60 days: expires_in keeps shrinking.

@@ -5,10 +5,10 @@ import { createMetaProvider } from "./exchange";
 export { facebookCapabilities } from "./capabilities";
 
 /** Facebook: Meta's long-lived token exchange. */
-export const facebook: PlatformModule = {
+export const facebook = {
   capabilities,
   create(options) {
     const provider = createMetaProvider(options, { capabilities });
     return () => provider;
   },
-};
+} satisfies PlatformModule;

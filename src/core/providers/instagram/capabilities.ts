@@ -13,6 +13,7 @@ export const INSTAGRAM_GRAPH = endpoint({
 export const instagramCapabilities = platformCapabilities({
   id: "instagram",
   displayName: "Instagram",
+  brandColor: "#d62976",
   rotatesRefreshToken: false,
   mayNotExtend: true,
   refreshesWith: "accessToken",

@@ -4,7 +4,7 @@ import { instagramCapabilities as capabilities } from "./capabilities";
 import { createInstagramProvider } from "./refresh";
 
 /** Instagram: Instagram Login's own refresh, or Meta's exchange for accounts connected through Facebook Login. */
-export const instagram: PlatformModule = {
+export const instagram = {
   capabilities,
   create(options) {
     const own = createInstagramProvider(options);
@@ -12,4 +12,4 @@ export const instagram: PlatformModule = {
     // Which login connected the account is kept in the channel's meta.
     return (channel) => (channel.meta.connectedVia === "facebook" ? viaFacebook : own);
   },
-};
+} satisfies PlatformModule;

@@ -18,6 +18,7 @@ export const THREADS_GRAPH = endpoint({
 export const threadsCapabilities = platformCapabilities({
   id: "threads",
   displayName: "Threads",
+  brandColor: "#555",
   // A new long-lived token comes back each time. That the one sent keeps working until its own expiry (so a crash
   // after the answer loses nothing): DESIGN.md §2, unconfirmed — as with Instagram.
   rotatesRefreshToken: false,

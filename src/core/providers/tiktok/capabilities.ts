@@ -12,6 +12,7 @@ export const TIKTOK_API = endpoint({
 export const tiktokCapabilities = platformCapabilities({
   id: "tiktok",
   displayName: "TikTok",
+  brandColor: "#111",
   // TikTok rotates the refresh token: the one just sent stops working.
   rotatesRefreshToken: true,
   mayNotExtend: false,

@@ -4,6 +4,7 @@ import { META_APP, META_ENDPOINTS } from "../facebook/capabilities";
 export const whatsappCapabilities = platformCapabilities({
   id: "whatsapp",
   displayName: "WhatsApp",
+  brandColor: "#25d366",
   rotatesRefreshToken: false,
   mayNotExtend: true,
   refreshesWith: "accessToken",
