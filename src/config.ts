@@ -5,7 +5,8 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { DEFAULT_API_RATE_LIMIT, type ApiRateLimit } from "./core/access/rate-limit";
 import { loadOrCreateLocalKeyFile, loadOrCreateLocalSecret, parseKeyRing } from "./core/crypto";
-import { BUILT_IN_ENDPOINTS, type EndpointDeclaration } from "./core/providers";
+import { BUILT_IN_ENDPOINTS, BUILT_IN_PLATFORM_IDS, type EndpointDeclaration } from "./core/providers";
+import { DEFAULT_QUEUE_SETTINGS } from "./core/queue/settings";
 import { OAUTH2_PRESETS, parseProviderConfigs, ProviderConfigError, type OAuth2ProviderInput } from "./core/providers/oauth2";
 import type { AppCredentials, PlatformEndpoints } from "./core/providers/types";
 
@@ -36,8 +37,23 @@ export interface RefrescaConfig {
   schema: string;
   /** Prefix of every Redis key (REFRESCA_KEY_PREFIX). @defaultValue "refresca:" */
   keyPrefix: string;
-  /** Job retries and retention (REFRESCA_JOB_ATTEMPTS, REFRESCA_JOB_BACKOFF_MS, REFRESCA_KEEP_COMPLETED, REFRESCA_KEEP_FAILED). */
-  queue: { attempts: number; backoffMs: number; keepCompleted: number; keepFailed: number };
+  /**
+   * Job retries and retention (REFRESCA_JOB_ATTEMPTS, REFRESCA_JOB_BACKOFF_MS, REFRESCA_KEEP_COMPLETED,
+   * REFRESCA_KEEP_FAILED) and the plan: the backoff after transient failures (REFRESCA_RETRY_BASE_MS,
+   * REFRESCA_RETRY_CAP_MS), the schedulers' tick and claim (REFRESCA_SCHEDULER_INTERVAL_MS, REFRESCA_CLAIM_BATCH) and
+   * lead times per channel type (REFRESCA_EXPIRY_LEAD_MINUTES).
+   */
+  queue: {
+    attempts: number;
+    backoffMs: number;
+    keepCompleted: number;
+    keepFailed: number;
+    retryBaseMs: number;
+    retryCapMs: number;
+    schedulerIntervalMs: number;
+    claimBatch: number;
+    expiryLeadMs?: Record<string, number>;
+  };
   /**
    * The worker process (REFRESCA_WORKER_CONCURRENCY, REFRESCA_LOCK_DURATION_MS, REFRESCA_SHUTDOWN_TIMEOUT_MS,
    * METRICS_PORT, METRICS_HOST — the metrics' address, @defaultValue "127.0.0.1").
@@ -92,6 +108,24 @@ const wholeNumber = (name: string, min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().min(min, { error: `${name} must be at least ${min}` }).max(max, { error: `${name} must be at most ${max}` }));
 
+// `<type>=<minutes>` pairs, e.g. `tiktok=30,acme=15`: how long before expiry each channel type's refresh is planned.
+const LEAD_ENTRY = /^([a-z][a-z0-9-]{1,31})=(\d{1,6})$/;
+const expiryLeads = text.transform((value, ctx) => {
+  const leads: Record<string, number> = {};
+  for (const [index, entry] of value.split(",").map((part) => part.trim()).entries()) {
+    const match = LEAD_ENTRY.exec(entry);
+    if (!match || Number(match[2]) < 1) {
+      ctx.addIssue({
+        code: "custom",
+        message: `REFRESCA_EXPIRY_LEAD_MINUTES: entry ${index + 1} is not <channel type>=<minutes of at least 1>, e.g. tiktok=30,acme=15`,
+      });
+      return z.NEVER;
+    }
+    leads[match[1]!] = Number(match[2]) * 60_000;
+  }
+  return leads;
+});
+
 // `<requests>/s,<burst>`, e.g. `100/s,500`: a key keeps up 100 requests a second and, rested, may send 500 at once.
 const RATE_LIMIT = /^(\d{1,6})\/s\s*,\s*(\d{1,7})$/;
 const rateLimit = text
@@ -135,6 +169,11 @@ const schema = z
     REFRESCA_JOB_BACKOFF_MS: wholeNumber("REFRESCA_JOB_BACKOFF_MS", 100, 3_600_000).default(2000),
     REFRESCA_KEEP_COMPLETED: wholeNumber("REFRESCA_KEEP_COMPLETED", 0, 100_000).default(10),
     REFRESCA_KEEP_FAILED: wholeNumber("REFRESCA_KEEP_FAILED", 0, 100_000).default(50),
+    REFRESCA_RETRY_BASE_MS: wholeNumber("REFRESCA_RETRY_BASE_MS", 100, 3_600_000).default(DEFAULT_QUEUE_SETTINGS.retryBaseMs),
+    REFRESCA_RETRY_CAP_MS: wholeNumber("REFRESCA_RETRY_CAP_MS", 100, 86_400_000).default(DEFAULT_QUEUE_SETTINGS.retryCapMs),
+    REFRESCA_SCHEDULER_INTERVAL_MS: wholeNumber("REFRESCA_SCHEDULER_INTERVAL_MS", 100, 600_000).default(DEFAULT_QUEUE_SETTINGS.schedulerIntervalMs),
+    REFRESCA_CLAIM_BATCH: wholeNumber("REFRESCA_CLAIM_BATCH", 1, 10_000).default(DEFAULT_QUEUE_SETTINGS.claimBatch),
+    REFRESCA_EXPIRY_LEAD_MINUTES: expiryLeads.optional(),
     REFRESCA_LOCK_DURATION_MS: wholeNumber("REFRESCA_LOCK_DURATION_MS", 1000, 600_000).default(30_000),
     REFRESCA_SHUTDOWN_TIMEOUT_MS: wholeNumber("REFRESCA_SHUTDOWN_TIMEOUT_MS", 0, 600_000).default(25_000),
     METRICS_PORT: wholeNumber("METRICS_PORT", 0, 65_535).optional(),
@@ -171,6 +210,13 @@ const schema = z
       }
     };
     pair("META_APP_ID", "META_APP_SECRET", env.META_APP_ID, env.META_APP_SECRET);
+    if (env.REFRESCA_RETRY_CAP_MS < env.REFRESCA_RETRY_BASE_MS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["REFRESCA_RETRY_CAP_MS"],
+        message: `REFRESCA_RETRY_CAP_MS (${env.REFRESCA_RETRY_CAP_MS}) must be at least REFRESCA_RETRY_BASE_MS (${env.REFRESCA_RETRY_BASE_MS})`,
+      });
+    }
     const tiktokClient = env.TIKTOK_CLIENT_KEY !== undefined || env.TIKTOK_CLIENT_SECRET !== undefined;
     const tiktokApp = env.TIKTOK_APP_ID !== undefined || env.TIKTOK_APP_SECRET !== undefined;
     if (tiktokClient && tiktokApp) {
@@ -238,6 +284,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RefrescaConfig
       backoffMs: e.REFRESCA_JOB_BACKOFF_MS,
       keepCompleted: e.REFRESCA_KEEP_COMPLETED,
       keepFailed: e.REFRESCA_KEEP_FAILED,
+      retryBaseMs: e.REFRESCA_RETRY_BASE_MS,
+      retryCapMs: e.REFRESCA_RETRY_CAP_MS,
+      schedulerIntervalMs: e.REFRESCA_SCHEDULER_INTERVAL_MS,
+      claimBatch: e.REFRESCA_CLAIM_BATCH,
+      ...(e.REFRESCA_EXPIRY_LEAD_MINUTES && { expiryLeadMs: e.REFRESCA_EXPIRY_LEAD_MINUTES }),
     },
     worker: {
       concurrency: e.REFRESCA_WORKER_CONCURRENCY,
@@ -260,6 +311,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RefrescaConfig
       failingAfterMs: e.REFRESCA_WEBHOOKS_FAILING_AFTER_MINUTES * 60_000,
     },
   };
+  const types: readonly string[] = [...BUILT_IN_PLATFORM_IDS, ...config.providers.map((provider) => provider.id)];
+  const unknownLeads = Object.keys(config.queue.expiryLeadMs ?? {}).filter((type) => !types.includes(type));
+  if (unknownLeads.length > 0) {
+    throw new ConfigError([`REFRESCA_EXPIRY_LEAD_MINUTES names ${unknownLeads.join(", ")}, not a channel type here (${types.join(", ")})`]);
+  }
   if (e.DATABASE_URL) config.databaseUrl = e.DATABASE_URL;
   if (e.REFRESCA_ENCRYPTION_KEYS) config.encryptionKeys = e.REFRESCA_ENCRYPTION_KEYS;
   return config;

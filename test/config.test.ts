@@ -17,6 +17,27 @@ function problemsOf(env: NodeJS.ProcessEnv): string {
 }
 
 describe("loadConfig", () => {
+  test("the plan's settings: backoff, scheduler tick and claim, lead times per channel type (configured ones too)", () => {
+    expect(
+      loadConfig({
+        REFRESCA_RETRY_BASE_MS: "1000",
+        REFRESCA_RETRY_CAP_MS: "60000",
+        REFRESCA_SCHEDULER_INTERVAL_MS: "2000",
+        REFRESCA_CLAIM_BATCH: "250",
+        REFRESCA_EXPIRY_LEAD_MINUTES: "tiktok=30, threads=1440",
+      }).queue,
+    ).toMatchObject({ retryBaseMs: 1000, retryCapMs: 60_000, schedulerIntervalMs: 2000, claimBatch: 250, expiryLeadMs: { tiktok: 1_800_000, threads: 86_400_000 } });
+    expect(problemsOf({ REFRESCA_RETRY_BASE_MS: "10000", REFRESCA_RETRY_CAP_MS: "5000" })).toMatch(/REFRESCA_RETRY_CAP_MS \(5000\) must be at least REFRESCA_RETRY_BASE_MS \(10000\)/);
+    expect(problemsOf({ REFRESCA_CLAIM_BATCH: "0" })).toMatch(/REFRESCA_CLAIM_BATCH must be at least 1/);
+    expect(problemsOf({ REFRESCA_EXPIRY_LEAD_MINUTES: "tiktok=30,instagram" })).toMatch(/REFRESCA_EXPIRY_LEAD_MINUTES: entry 2 is not <channel type>=<minutes/);
+    expect(problemsOf({ REFRESCA_EXPIRY_LEAD_MINUTES: "tiktok=0" })).toMatch(/entry 1 is not/);
+    // A preset's (or configured provider's) type once it is enabled.
+    expect(loadConfig({ YOUTUBE_CLIENT_ID: "id", YOUTUBE_CLIENT_SECRET: "secret", REFRESCA_EXPIRY_LEAD_MINUTES: "youtube=20" }).queue.expiryLeadMs).toEqual({ youtube: 1_200_000 });
+    expect(problemsOf({ REFRESCA_EXPIRY_LEAD_MINUTES: "youtube=20" })).toMatch(/names youtube, not a channel type here/);
+    // A typo must not silently leave a platform on its default lead.
+    expect(problemsOf({ REFRESCA_EXPIRY_LEAD_MINUTES: "tikok=30" })).toMatch(/REFRESCA_EXPIRY_LEAD_MINUTES names tikok, not a channel type here \(instagram, facebook, whatsapp, tiktok, threads\)/);
+  });
+
   test("defaults", () => {
     expect(loadConfig({})).toEqual({
       redisUrl: "redis://localhost:6379",
@@ -34,7 +55,7 @@ describe("loadConfig", () => {
       platformTimeoutMs: 10_000,
       schema: "refresca",
       keyPrefix: "refresca:",
-      queue: { attempts: 3, backoffMs: 2000, keepCompleted: 10, keepFailed: 50 },
+      queue: { attempts: 3, backoffMs: 2000, keepCompleted: 10, keepFailed: 50, retryBaseMs: 5000, retryCapMs: 300_000, schedulerIntervalMs: 5000, claimBatch: 100 },
       worker: { concurrency: 3, lockDurationMs: 30_000, shutdownTimeoutMs: 25_000, metricsHost: "127.0.0.1" },
       web: { port: 3000, host: "0.0.0.0", trustProxy: false },
       api: { rateLimit: { perSecond: 100, burst: 500 } },
