@@ -69,10 +69,15 @@ describe("createRefrescaFromEnv(overrides, env)", () => {
       REFRESCA_ENCRYPTION_KEYS: TEST_KEYS,
       REFRESCA_DB_SCHEMA: schema,
       REFRESCA_KEY_PREFIX: keyPrefix,
+      REFRESCA_RETRY_BASE_MS: "1500",
+      REFRESCA_CLAIM_BATCH: "40",
+      REFRESCA_EXPIRY_LEAD_MINUTES: "tiktok=45",
     };
     const refresca = await createRefrescaFromEnv({ logger: silent, keyPrefix: overridden.keyPrefix }, env);
     try {
       expect(refresca.internals).toMatchObject({ databaseUrl: TEST_DATABASE_URL, keyPrefix: overridden.keyPrefix });
+      // The plan's settings reach the queue; a type without a variable keeps its platform's lead.
+      expect(refresca.internals.queue.settings).toMatchObject({ retryBaseMs: 1500, claimBatch: 40, expiryLeadMs: { tiktok: 45 * 60_000, instagram: 7 * 86_400_000 } });
       expect(refresca.internals.keyRing.activeKeyId).toBe("test1");
       const pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 1 });
       const tables = await pool.query("select count(*)::int as n from information_schema.tables where table_schema = $1", [schema]);
