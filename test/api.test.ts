@@ -18,7 +18,10 @@ let baseUrl: string;
 
 beforeAll(async () => {
   // Latency keeps one refresh in flight while the concurrent readers pile up behind it.
-  h = await startHarness({ simulator: { latencyMs: 200 }, refresca: { apiRateLimit: { perSecond: 1000, burst: 5000 } } });
+  h = await startHarness({
+    simulator: { latencyMs: 200 },
+    refresca: { apiRateLimit: { perSecond: 1000, burst: 5000 }, webhooks: { allowPrivate: true } },
+  });
   const api = createRefrescaApi(h.refresca);
   server = serve({ fetch: api.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
@@ -173,6 +176,35 @@ describe("reading tokens over REST", () => {
     expect(res.status).toBe(409);
     expect(await res.json()).toMatchObject({ success: false, code: "NEEDS_REAUTH" });
     expect((await h.simulator.stats()).calls.tiktok).toBe(calls);
+  });
+});
+
+describe("the typed client's webhook methods", () => {
+  it("adds (secret once), lists, gets, updates, tests, lists deliveries and removes an endpoint by name", async () => {
+    const tenantId = h.tenant();
+    await h.addChannel({ tenantId, platform: "tiktok" });
+    const client = clientFor(await keyFor(["webhooks:write"]));
+    const added = await client.webhooks.add({ tenantId, url: "http://127.0.0.1:9/hooks", events: ["channel.needs_reauth"] });
+    if (!added.success) throw new Error(added.error);
+    expect(added.secret).toMatch(/^whsec_/);
+    const endpointId = added.endpoint.id;
+    const listed = await client.webhooks.list({ tenantId });
+    expect(listed).toMatchObject({ success: true, endpoints: [{ id: endpointId, url: "http://127.0.0.1:9/hooks" }] });
+    expect(JSON.stringify(listed)).not.toContain(added.secret);
+    expect(await client.webhooks.update({ tenantId, endpointId, enabled: false })).toMatchObject({ success: true, endpoint: { enabled: false } });
+    expect(await client.webhooks.get({ tenantId, endpointId })).toMatchObject({ success: true, endpoint: { id: endpointId, enabled: false } });
+    expect(await client.webhooks.test({ tenantId, endpointId })).toMatchObject({ success: false, error: expect.stringMatching(/disabled/) });
+    expect(await client.webhooks.update({ tenantId, endpointId, enabled: true })).toMatchObject({ success: true, endpoint: { enabled: true } });
+    const test = await client.webhooks.test({ tenantId, endpointId });
+    if (!test.success) throw new Error(test.error);
+    const deliveries = await client.webhooks.deliveries({ tenantId, endpointId, limit: 5 });
+    expect(deliveries).toMatchObject({ success: true, deliveries: [{ id: test.deliveryId, type: "webhook.test" }] });
+    const unknown = test.deliveryId.replace(/.$/, (last) => (last === "0" ? "1" : "0"));
+    expect(await client.webhooks.redeliver({ tenantId, endpointId, deliveryId: unknown })).toMatchObject({ success: false, code: "NOT_FOUND" });
+    expect(await client.webhooks.remove({ tenantId, endpointId })).toMatchObject({ success: true });
+    expect(await client.webhooks.get({ tenantId, endpointId })).toMatchObject({ success: false, code: "NOT_FOUND" });
+    // Without the scope: refused, by name too.
+    expect(await clientFor(await keyFor(["channels:read"])).webhooks.list({ tenantId })).toMatchObject({ success: false, code: "FORBIDDEN" });
   });
 });
 

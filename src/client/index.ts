@@ -11,6 +11,8 @@ export type Failure = components["schemas"]["Failure"];
 export type AccessToken = components["schemas"]["AccessToken"];
 export type ChannelView = components["schemas"]["Channel"];
 export type ChannelInput = components["schemas"]["ChannelInput"];
+export type WebhookInput = components["schemas"]["WebhookInput"];
+export type WebhookPatch = components["schemas"]["WebhookPatch"];
 
 export interface ClientOptions {
   /** Where Refresca's web process answers, e.g. `https://refresca.internal:3000` (without /api/v1). */
@@ -34,8 +36,10 @@ async function answer<T>(call: Promise<{ data?: unknown; error?: unknown; respon
 }
 
 type Ids = { tenantId: string; channelId: string };
+type EndpointIds = { tenantId: string; endpointId: string };
 const base = "/api/v1/tenants/{tenantId}";
 const channel = `${base}/channels/{channelId}` as const;
+const webhook = `${base}/webhooks/{endpointId}` as const;
 
 /** A client for one Refresca and one API key. `raw` is the underlying openapi-fetch client, typed by path. */
 export function createClient(options: ClientOptions) {
@@ -85,6 +89,28 @@ export function createClient(options: ClientOptions) {
       answer<Answer<"getTokenRefreshJobsStatus">>(raw.GET(`${base}/jobs`, { params: tenant(tenantId) })),
     getRefreshStatistics: ({ tenantId }: { tenantId: string }) =>
       answer<Answer<"getRefreshStatistics">>(raw.GET(`${base}/statistics`, { params: tenant(tenantId) })),
+    /** The tenant's webhook endpoints (needs `webhooks:write`); the signing secret is answered once, by `add`. */
+    webhooks: {
+      list: ({ tenantId }: { tenantId: string }) => answer<Answer<"listWebhooks">>(raw.GET(`${base}/webhooks`, { params: tenant(tenantId) })),
+      add: ({ tenantId, ...body }: { tenantId: string } & WebhookInput) =>
+        answer<Answer<"addWebhook">>(raw.POST(`${base}/webhooks`, { params: tenant(tenantId), body })),
+      get: ({ tenantId, endpointId }: EndpointIds) =>
+        answer<Answer<"getWebhook">>(raw.GET(webhook, { params: { path: { tenantId, endpointId } } })),
+      update: ({ tenantId, endpointId, ...body }: EndpointIds & WebhookPatch) =>
+        answer<Answer<"updateWebhook">>(raw.PATCH(webhook, { params: { path: { tenantId, endpointId } }, body })),
+      remove: ({ tenantId, endpointId }: EndpointIds) =>
+        answer<Answer<"removeWebhook">>(raw.DELETE(webhook, { params: { path: { tenantId, endpointId } } })),
+      deliveries: ({ tenantId, endpointId, ...query }: EndpointIds & { limit?: number }) =>
+        answer<Answer<"listWebhookDeliveries">>(raw.GET(`${webhook}/deliveries`, { params: { path: { tenantId, endpointId }, query } })),
+      /** Sends a signed test event to the endpoint now. */
+      test: ({ tenantId, endpointId }: EndpointIds) =>
+        answer<Answer<"sendWebhookTest">>(raw.POST(`${webhook}/test`, { params: { path: { tenantId, endpointId } } })),
+      /** A new attempt of a delivery, with the same `webhook-id`. */
+      redeliver: ({ tenantId, endpointId, deliveryId }: EndpointIds & { deliveryId: string }) =>
+        answer<Answer<"redeliverWebhook">>(
+          raw.POST(`${webhook}/deliveries/{deliveryId}/redeliver`, { params: { path: { tenantId, endpointId, deliveryId } } }),
+        ),
+    },
   };
 }
 
