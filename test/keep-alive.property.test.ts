@@ -111,7 +111,7 @@ async function apply(tenantId: string, s: Step): Promise<void> {
       // The process died between the platform's answer and the save: the claim was written, nothing after it.
       await store.channels.claimForRefresh(tenantId, `c${s.channel}`, {
         attemptId: "crashed",
-        dueBy: null,
+        ifExpiresBy: null,
         version: null,
         fallbackPlan: new Date(Date.now() + queue.settings.attemptLeaseMs),
         force: false,

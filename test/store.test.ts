@@ -95,7 +95,7 @@ describe.each(servers)("store on %s", (_name, start) => {
 
   /** Claims the channel for an attempt (as a refresh does under its lock), whatever is due. */
   const claim = (tenantId: string, id: string, attemptId: string, extra: Partial<Parameters<Store["channels"]["claimForRefresh"]>[2]> = {}) =>
-    store.channels.claimForRefresh(tenantId, id, { attemptId, dueBy: null, version: null, fallbackPlan: minutes(2), force: false, ...extra });
+    store.channels.claimForRefresh(tenantId, id, { attemptId, ifExpiresBy: null, version: null, fallbackPlan: minutes(2), force: false, ...extra });
   const failure = (attemptId: string, extra: Partial<Parameters<Store["channels"]["saveFailure"]>[2]> = {}) => ({
     code: "PLATFORM_UNAVAILABLE",
     message: "down",
@@ -130,7 +130,7 @@ describe.each(servers)("store on %s", (_name, start) => {
     await store.channels.upsert({ ...write(tenantId, "meta", minutes(5)), type: "facebook" });
     const row = async (id: string) => (await store.channels.find(tenantId, id))!;
 
-    const first = await claim(tenantId, "due", "a1", { dueBy: minutes(60), fallbackPlan: minutes(2) });
+    const first = await claim(tenantId, "due", "a1", { ifExpiresBy: minutes(60), fallbackPlan: minutes(2) });
     expect(first).toMatchObject({ id: "due", refreshAttemptId: null, type: "tiktok", claimed: true, throttledUntil: null });
     expect(first!.expiresAt).toBeInstanceOf(Date);
     expect(await row("due")).toMatchObject({ refreshAttemptId: "a1" });
@@ -139,11 +139,11 @@ describe.each(servers)("store on %s", (_name, start) => {
     // The row returned is the one before the mark: an interrupted attempt is visible to the next one.
     expect((await claim(tenantId, "due", "a2"))!.refreshAttemptId).toBe("a1");
 
-    expect(await claim(tenantId, "later", "b1", { dueBy: minutes(60) })).toMatchObject({ claimed: false });
+    expect(await claim(tenantId, "later", "b1", { ifExpiresBy: minutes(60) })).toMatchObject({ claimed: false });
     expect((await row("later")).refreshAttemptId).toBeNull();
     expect(await claim(tenantId, "later", "b2")).toMatchObject({ claimed: true });
     // Every platform is claimed: the attempt id fences every outcome.
-    expect(await claim(tenantId, "meta", "c1", { dueBy: minutes(60) })).toMatchObject({ claimed: true });
+    expect(await claim(tenantId, "meta", "c1", { ifExpiresBy: minutes(60) })).toMatchObject({ claimed: true });
     expect(await claim(tenantId, "due", "v1", { version: due.version + 5 })).toMatchObject({ claimed: false });
     expect(await claim(uniqueName("other"), "due", "d1")).toBeNull();
 
@@ -157,7 +157,7 @@ describe.each(servers)("store on %s", (_name, start) => {
     // An expiry written in SQL carries microseconds; "due by" the expiry as read (milliseconds) is due.
     await store.connection.pool.query("update channels set expires_at = now() + interval '5 minutes' where tenant_id = $1 and id = 'due'", [tenantId]);
     const read = (await row("due")).expiresAt!;
-    expect(await claim(tenantId, "due", "m1", { dueBy: read })).toMatchObject({ claimed: true });
+    expect(await claim(tenantId, "due", "m1", { ifExpiresBy: read })).toMatchObject({ claimed: true });
   });
 
   it("records a failure with its plan, and takes a channel with invalid credentials out of refresh", async () => {

@@ -24,7 +24,7 @@ export interface RefreshRequestOptions {
   jobId?: string;
   attempt?: number;
   /** Refresh only if the token expires before this instant (queued refreshes); otherwise answer `skipped`. */
-  onlyIfExpiringBefore?: Date;
+  ifExpiresBy?: Date;
   /**
    * Refresh only while the channel is at this version (a job queued for the channel's plan): any outcome or reconnect
    * written since wrote a newer plan, and the job answers `skipped`.
@@ -198,7 +198,7 @@ export class ChannelRefresher {
   private claim(tenantId: string, channelId: string, options: RefreshRequestOptions, attemptId: string, stashed: string | null | undefined) {
     return this.deps.store.channels.claimForRefresh(tenantId, channelId, {
       attemptId,
-      dueBy: options.onlyIfExpiringBefore ?? null,
+      ifExpiresBy: options.ifExpiresBy ?? null,
       version: options.onlyIfVersion ?? null,
       fallbackPlan: new Date(this.now().getTime() + this.deps.settings.attemptLeaseMs),
       force: Boolean(stashed),
@@ -228,7 +228,7 @@ export class ChannelRefresher {
     if (recovered) return recovered;
     if (row.expiresAt === null) return fail(row.id, "NEVER_EXPIRES");
     if (options.onlyIfVersion !== undefined && row.version !== options.onlyIfVersion) return succeed(row, "not-due");
-    if (options.onlyIfExpiringBefore && row.expiresAt > options.onlyIfExpiringBefore) return succeed(row, "not-due");
+    if (options.ifExpiresBy && row.expiresAt > options.ifExpiresBy) return succeed(row, "not-due");
     // The platform asked not to be called yet (for this channel or its whole app): answer without calling it. The
     // claim decided by the database's clock; should it be behind this process's, wait a second more.
     const waitMs = row.throttledUntil ? row.throttledUntil.getTime() - this.now().getTime() : 0;

@@ -134,7 +134,7 @@ export function createTokenAccess(deps: TokenAccessDependencies) {
             tenantId: row.tenantId,
             channelId: row.id,
             trigger: "read",
-            onlyIfExpiringBefore: new Date(margin),
+            ifExpiresBy: new Date(margin),
           });
         } catch (error) {
           // Redis or PostgreSQL went away mid-refresh: the token read a moment ago may still work, so it decides.

@@ -57,7 +57,7 @@ export function createRefreshProcessor(deps: { refresher: ChannelRefresher; queu
       trigger,
       jobId: job.id,
       attempt,
-      ...(ifExpiresBy && { onlyIfExpiringBefore: new Date(ifExpiresBy) }),
+      ...(ifExpiresBy && { ifExpiresBy: new Date(ifExpiresBy) }),
       ...(planned && { onlyIfVersion: version }),
       lockWaitMs: JOB_LOCK_WAIT_MS,
     });

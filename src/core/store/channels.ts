@@ -152,8 +152,8 @@ select ${CHANNEL_ROW} from saved`;
  * Reads the channel a refresh is about to work on and, in the same statement, claims it for this attempt when the
  * platform is to be called: the attempt's id (which fences every write of its outcome), and a fallback plan, so that
  * a process that dies before it writes an outcome leaves a channel that comes due again. It is not claimed when the
- * refresh is not due (`dueBy`), when a queued job's plan was replaced since (`version`), or while the platform's "not
- * before" (the channel's, or its platform app's) holds. The row returned is as it was before the claim (its marker
+ * refresh is not due (`ifExpiresBy`), when a queued job's plan was replaced since (`version`), or while the
+ * platform's "not before" (the channel's, or its platform app's) holds. The row returned is as it was before the claim (its marker
  * tells of an earlier interrupted attempt).
  */
 const CLAIM_FOR_REFRESH = `
@@ -180,7 +180,7 @@ select ${CHANNEL_ROW}, throttled_until as "throttledUntil", exists (select 1 fro
 export interface AttemptMark {
   attemptId: string;
   /** Only a channel due by then is refreshed, so only then claimed; null: any active, expiring channel. */
-  dueBy: Date | null;
+  ifExpiresBy: Date | null;
   /** A queued job's plan: claimed only while the channel's version is still this one; null: any. */
   version: number | null;
   /** The plan written with the claim: when to try again if this attempt writes nothing. */
@@ -278,7 +278,7 @@ export class ChannelRepository {
     const { rows } = await this.pool.query<ClaimedRow>({
       name: "refresca_channel_claim",
       text: CLAIM_FOR_REFRESH,
-      values: [tenantId, id, mark.attemptId, mark.dueBy, mark.version, mark.fallbackPlan, mark.force],
+      values: [tenantId, id, mark.attemptId, mark.ifExpiresBy, mark.version, mark.fallbackPlan, mark.force],
     });
     return rows[0] ?? null;
   }
