@@ -80,7 +80,7 @@ export async function runDemo(config: RefrescaConfig, logger: Logger, waitForSto
     receiver.use(await demoWebhook(refresca, receiver.url));
     say(`  ✓ Webhook receiver at ${receiver.url}: it verifies and prints each event (the revoked TikTok channel sends channel.needs_reauth)`);
     await refresca.startWorker();
-    say(`  ✓ Tenant "${TENANT}": ${channels.length} channels on 4 platforms, refreshed every ${RECURRING_MINUTES} minutes by a worker`);
+    say(`  ✓ Tenant "${TENANT}": ${channels.length} channels on ${new Set(channels.map((channel) => channel.type)).size} platforms, refreshed every ${RECURRING_MINUTES} minutes by a worker`);
 
     await ensureWebBuild((line) => say(`  … ${line}`));
     const host = "127.0.0.1";
