@@ -25,6 +25,7 @@ import { DEFAULT_QUEUE_SETTINGS, type QueueSettings } from "./core/queue/setting
 import { DEFAULT_WORKER_OPTIONS, RefreshWorker, type WorkerOptions } from "./core/queue/worker";
 import { PlanScheduler } from "./core/queue/scheduler";
 import { createWebhookOperations, DEFAULT_WEBHOOK_SETTINGS, WebhookRunner, type WebhookSettings } from "./core/webhooks";
+import { redisNames } from "./core/redis-names";
 
 /** Where Redis is when `redisUrl` is not given. */
 export const DEFAULT_REDIS_URL = "redis://localhost:6379";
@@ -175,7 +176,7 @@ export async function createRefresca(options: RefrescaOptions) {
     const workers: RefreshWorker[] = [];
     const tokenReads = new TokenReadAudit(store.tokenReads, logger, { ...DEFAULT_TOKEN_READ_AUDIT_OPTIONS, ...options.tokenReadAudit });
     tokenReads.start();
-    const apiKeyCache = new PrincipalCache(redis, `${keyPrefix}api-keys:revoked`, logger);
+    const apiKeyCache = new PrincipalCache(redis, redisNames(keyPrefix).apiKeyRevocations, logger);
     const apiKeys = createApiKeyOperations({ store, logger, cache: apiKeyCache });
     const webhookSettings: WebhookSettings = { ...DEFAULT_WEBHOOK_SETTINGS, ...options.webhooks };
     const webhookRunner = new WebhookRunner({ repository: store.webhooks, keyRing, logger }, webhookSettings);

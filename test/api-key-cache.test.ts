@@ -5,6 +5,7 @@ import { createRefresca, type Refresca } from "../src/refresca";
 import { TEST_REDIS_URL } from "./env";
 import { startHarness, type Harness } from "./support/harness";
 import { waitFor } from "./support/wait";
+import { redisNames } from "../src/core/redis-names";
 
 let h: Harness;
 /** A second Refresca on the same schema and Redis prefix: another process, as the CLI or another web process is. */
@@ -84,7 +85,7 @@ describe("remembering who holds an API key", () => {
       await h.sql("update api_keys set revoked_at = now() where id = $1", [made.key.id]);
       expect((await h.refresca.apiKeys.authenticate(made.apiKey))?.keyId).toBe(made.key.id); // still remembered
       const clients = String(await admin.call("CLIENT", "LIST", "TYPE", "pubsub")).split("\n");
-      const ours = clients.filter((line) => line.includes(` name=${h.keyPrefix}api-keys:revoked `));
+      const ours = clients.filter((line) => line.includes(` name=${redisNames(h.keyPrefix).apiKeyRevocations} `));
       expect(ours).toHaveLength(1);
       await admin.call("CLIENT", "KILL", "ID", /\bid=(\d+)/.exec(ours[0]!)![1]!);
       await waitFor("the missed revocation to count", async () => (await h.refresca.apiKeys.authenticate(made.apiKey)) === null, 5_000);

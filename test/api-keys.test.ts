@@ -10,6 +10,7 @@ import { ALL_TENANTS, dashboardApiKeys } from "../src/web/api-key-access";
 import { TEST_REDIS_URL } from "./env";
 import { startHarness, type Harness } from "./support/harness";
 import { waitFor } from "./support/wait";
+import { redisNames } from "../src/core/redis-names";
 
 let h: Harness;
 
@@ -261,7 +262,7 @@ describe("the per-key rate limit", () => {
 
     // The bucket lives under the prefix and expires once it would be full again: an idle key costs nothing.
     const redis = connections[0]!;
-    const ttl = await redis.pttl(`${h.keyPrefix}ratelimit:${keyId}`);
+    const ttl = await redis.pttl(redisNames(h.keyPrefix).apiRateLimit(keyId));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual((limit.burst / limit.perSecond) * 1000 + 50);
   });

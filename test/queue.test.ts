@@ -6,6 +6,7 @@ import { TEST_REDIS_URL } from "./env";
 import type { RefreshWorker } from "../src/core/queue/worker";
 import { deleteKeys, startHarness, type Harness } from "./support/harness";
 import { waitFor } from "./support/wait";
+import { redisNames } from "../src/core/redis-names";
 
 let h: Harness;
 let worker: RefreshWorker;
@@ -116,7 +117,7 @@ describe("retries", () => {
     const tenantId = h.tenant();
     const channel = await h.addChannel({ tenantId, platform: "tiktok" });
     // A lock left by a worker that died mid-refresh: it lives on for 3 s.
-    const lockKey = `${h.keyPrefix}lock:${encodeURIComponent(tenantId)}:${encodeURIComponent(channel.id)}`;
+    const lockKey = redisNames(h.keyPrefix).channelLock(tenantId, channel.id);
     await h.refresca.internals.redis.set(lockKey, "dead-worker", "PX", 3000);
     const started = Date.now();
     const job = await h.refresca.scheduleChannelTokenRefresh({ tenantId, channelId: channel.id, delayMinutes: 0 });

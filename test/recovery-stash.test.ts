@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../src/core/logger";
-import { recoveryKey } from "../src/core/refresh";
+import { redisNames } from "../src/core/redis-names";
 import { createRefresca } from "../src/refresca";
 import { startHarness, type Harness } from "./support/harness";
 import { waitFor } from "./support/wait";
@@ -63,7 +63,7 @@ describe("the recovery stash", () => {
       await allow?.();
       await h.simulator.configure({ latencyMs: 0 });
     }
-    expect(await h.refresca.internals.redis.exists(recoveryKey(h.keyPrefix, tenantId, channel.id))).toBe(1);
+    expect(await h.refresca.internals.redis.exists(redisNames(h.keyPrefix).recoveryStash(tenantId, channel.id))).toBe(1);
     const callsBefore = (await h.simulator.stats()).calls.tiktok;
 
     // The stored credentials are still the ones the stash replaced (the rename kept them): the stash is saved.
@@ -91,7 +91,7 @@ describe("the recovery stash", () => {
     }
     const reconnected = await h.reconnect(tenantId, channel.id);
     expect(await h.refresca.refreshChannelToken({ tenantId, channelId: channel.id })).toMatchObject({ success: true });
-    expect(await h.refresca.internals.redis.exists(recoveryKey(h.keyPrefix, tenantId, channel.id))).toBe(0);
+    expect(await h.refresca.internals.redis.exists(redisNames(h.keyPrefix).recoveryStash(tenantId, channel.id))).toBe(0);
     // The reconnect's token was the one refreshed, not the stash's.
     expect((await h.simulator.stats()).callsForToken(reconnected.refreshToken!)).toBe(1);
   }, 30_000);
@@ -108,7 +108,7 @@ describe("the recovery stash", () => {
     try {
       const tenantId = h.tenant();
       const channel = await h.addChannel({ tenantId, platform: "tiktok" });
-      const key = recoveryKey(h.keyPrefix, tenantId, channel.id);
+      const key = redisNames(h.keyPrefix).recoveryStash(tenantId, channel.id);
       // Redis refuses this one write, as it does when it is out of memory; everything else works.
       redis.set = ((...args: Parameters<typeof set>) =>
         args[0] === key ? Promise.reject(new Error("OOM command not allowed when used memory > 'maxmemory'.")) : set.apply(redis, args)) as typeof set;
@@ -144,7 +144,7 @@ describe("the recovery stash", () => {
     try {
       const tenantId = h.tenant();
       const channel = await h.addChannel({ tenantId, platform: "tiktok" });
-      const key = recoveryKey(h.keyPrefix, tenantId, channel.id);
+      const key = redisNames(h.keyPrefix).recoveryStash(tenantId, channel.id);
       redis.set = ((...args: Parameters<typeof set>) =>
         args[0] === key ? Promise.reject(new Error("OOM command not allowed when used memory > 'maxmemory'.")) : set.apply(redis, args)) as typeof set;
       const allow = await refuseCredentialWrites();

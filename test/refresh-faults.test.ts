@@ -4,6 +4,7 @@ import { createLogger } from "../src/core/logger";
 import { createRefresca } from "../src/refresca";
 import { startHarness, type Harness } from "./support/harness";
 import { waitFor } from "./support/wait";
+import { redisNames } from "../src/core/redis-names";
 
 let h: Harness;
 beforeAll(async () => {
@@ -79,7 +80,7 @@ describe("saving a refresh", () => {
       await h.sql("drop function refuse_credentials()");
     }
     expect(answer).toMatchObject({ success: false, code: "STORE_UNAVAILABLE" });
-    const stashed = await h.refresca.internals.redis.get(`${h.keyPrefix}recovery:${encodeURIComponent(tenantId)}:${encodeURIComponent(channel.id)}`);
+    const stashed = await h.refresca.internals.redis.get(redisNames(h.keyPrefix).recoveryStash(tenantId, channel.id));
     expect(stashed).toBeTruthy();
     expect(stashed).not.toContain(channel.refreshToken!);
     const callsAfterFirst = (await h.simulator.stats()).calls.tiktok;

@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../src/core/logger";
-import { recoveryKey } from "../src/core/refresh";
+import { redisNames } from "../src/core/redis-names";
 import { createRefresca } from "../src/refresca";
 import { startHarness, type Harness } from "./support/harness";
 import { waitFor } from "./support/wait";
@@ -73,7 +73,7 @@ describe("closing a Refresca while a platform call is running", () => {
     const set = redis.set;
     const tenantId = h.tenant();
     const channel = await h.addChannel({ tenantId, platform: "tiktok" });
-    const key = recoveryKey(h.keyPrefix, tenantId, channel.id);
+    const key = redisNames(h.keyPrefix).recoveryStash(tenantId, channel.id);
     redis.set = ((...args: Parameters<typeof set>) =>
       args[0] === key ? Promise.reject(new Error("OOM command not allowed when used memory > 'maxmemory'.")) : set.apply(redis, args)) as typeof set;
     await h.sql(`create or replace function refuse_credentials() returns trigger language plpgsql as $$

@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { EnvelopeError, type KeyRing } from "./crypto";
 import type { Store } from "./store";
+import { redisNames } from "./redis-names";
 
 export interface RotationProgress {
   reencrypted: number;
@@ -112,7 +113,7 @@ async function rotateStashes(deps: { keyRing: KeyRing; redis: Redis; keyPrefix: 
   const unreadable: UnreadableChannel[] = [];
   let cursor = "0";
   do {
-    const [next, keys] = await deps.redis.scan(cursor, "MATCH", `${deps.keyPrefix}recovery:*`, "COUNT", 500);
+    const [next, keys] = await deps.redis.scan(cursor, "MATCH", redisNames(deps.keyPrefix).recoveryStashes, "COUNT", 500);
     cursor = next;
     for (const key of keys) {
       const raw = await deps.redis.get(key);

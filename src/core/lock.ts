@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
+import { redisNames } from "./redis-names";
 
 // Deletes the lock only if it still holds our owner value: a lock that expired and was taken by someone else
 // must not be released by us.
@@ -27,8 +28,7 @@ export class ChannelLock {
   ) {}
 
   private key(tenantId: string, channelId: string): string {
-    // Encoded: ids may contain ":", and two channels must never share a lock.
-    return `${this.prefix}lock:${encodeURIComponent(tenantId)}:${encodeURIComponent(channelId)}`;
+    return redisNames(this.prefix).channelLock(tenantId, channelId);
   }
 
   /** The owner value when taken, null when someone else holds it. */

@@ -13,6 +13,7 @@ import type { QueueSettings } from "./queue/settings";
 import type { AttemptFence, ChannelRow, ClaimedRow, RefreshWrite, Store } from "./store";
 import { toChannel } from "./store/channels";
 import type { Channel, Credentials, TokenSet } from "./types";
+import { redisNames } from "./redis-names";
 
 /** Why a refresh runs: kept on each event row ("read": getAccessToken found the token expiring too soon). */
 export type RefreshTrigger = "manual" | "batch" | "scheduled" | "sweep" | "expiry" | "read";
@@ -416,7 +417,7 @@ export class ChannelRefresher {
   }
 
   private recoveryKey(row: Pick<ChannelRow, "tenantId" | "id">): string {
-    return recoveryKey(this.deps.keyPrefix, row.tenantId, row.id);
+    return redisNames(this.deps.keyPrefix).recoveryStash(row.tenantId, row.id);
   }
 
   /**
@@ -591,10 +592,6 @@ export class ChannelRefresher {
   }
 }
 
-/** The Redis key of a channel's recovery stash: new tokens a refresh could not save, kept for the next attempt. */
-export function recoveryKey(keyPrefix: string, tenantId: string, channelId: string): string {
-  return `${keyPrefix}recovery:${encodeURIComponent(tenantId)}:${encodeURIComponent(channelId)}`;
-}
 
 function succeed(row: ChannelRow | Channel, skipped?: "refreshed-by-another-caller" | "not-due" | "recovered"): RefreshOutcome {
   const channel = "credentials" in row ? toChannel(row) : row;

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
 import type { Redis } from "ioredis";
+import { redisNames } from "../core/redis-names";
 
 /** How repeated failed sign-ins from one address are slowed down. */
 export interface ThrottlePolicy {
@@ -86,7 +87,8 @@ export class SignInThrottle {
   // Hashed: an address (or whatever a proxy sent as one) never becomes part of a key as typed.
   private keys(ip: string) {
     const id = createHash("sha256").update(clientGroup(ip)).digest("hex").slice(0, 32);
-    return { failures: `${this.keyPrefix}signin:failures:${id}`, lock: `${this.keyPrefix}signin:lock:${id}` };
+    const names = redisNames(this.keyPrefix);
+    return { failures: names.signInFailures(id), lock: names.signInLock(id) };
   }
 
   /**

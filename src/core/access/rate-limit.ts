@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { redisNames } from "../redis-names";
 
 /** The REST API's per-key request rate: a steady rate and how many requests may come at once. */
 export interface ApiRateLimit {
@@ -63,7 +64,7 @@ export class ApiRateLimiter {
 
   /** Takes one request from the key's bucket. Rejects when Redis cannot be reached (the caller decides what then). */
   async take(keyId: string): Promise<RateDecision> {
-    const [allowed, waitMs] = await this.redis[COMMAND](`${this.keyPrefix}ratelimit:${keyId}`, this.intervalMs, this.limit.burst);
+    const [allowed, waitMs] = await this.redis[COMMAND](redisNames(this.keyPrefix).apiRateLimit(keyId), this.intervalMs, this.limit.burst);
     return allowed === 1 ? { allowed: true, retryAfterSeconds: 0 } : { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
   }
 }
