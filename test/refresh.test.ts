@@ -71,6 +71,16 @@ describe("refreshChannelToken against the simulator", () => {
     expect((await channelRow(tenantId, channel.id)).status).toBe("active");
   });
 
+  it("a refresh refused by the 24-hour rule (TOO_EARLY) starts no failing episode: the token works, it is only young", async () => {
+    const tenantId = h.tenant();
+    // Sixty days left: a long-lived Instagram token issued moments ago.
+    const channel = await h.addChannel({ tenantId, platform: "instagram", expiresInSeconds: 60 * 86_400 });
+    const answer = await h.refresca.refreshChannelToken({ tenantId, channelId: channel.id });
+    expect(answer).toMatchObject({ success: false, code: "TOO_EARLY" });
+    const [row] = await h.sql("select status, last_error_code, failure_count, failing_since from channels where tenant_id = $1 and id = $2", [tenantId, channel.id]);
+    expect(row).toMatchObject({ status: "active", last_error_code: "TOO_EARLY", failure_count: 0, failing_since: null });
+  });
+
   it("answers PLATFORM_UNAVAILABLE during an outage, and the next try succeeds", async () => {
     const tenantId = h.tenant();
     const channel = await h.addChannel({ tenantId, platform: "facebook" });

@@ -100,6 +100,7 @@ describe.each(servers)("store on %s", (_name, start) => {
     code: "PLATFORM_UNAVAILABLE",
     message: "down",
     needsReauth: false,
+    failing: true,
     attemptId,
     nextRefreshAt: minutes(1),
     notBefore: null,

@@ -553,6 +553,8 @@ export class ChannelRefresher {
         code: error.code,
         message: error.message,
         needsReauth,
+        // The 24-hour rule is the platform saying "not yet" about a working token: no failing episode, no webhook.
+        failing: error.code !== "TOO_EARLY",
         attemptId,
         ...plan,
         appPlatforms: appWide ? platformsSharingApp(row.type) : [],

@@ -78,6 +78,11 @@ export interface FailureWrite extends AttemptFence {
   code: string;
   message: string;
   needsReauth: boolean;
+  /**
+   * Whether the failure starts or continues a failing episode (`failing_since`, `failure_count`, and in time the
+   * refresh_failing webhook). false for the platform's "not yet" (the 24-hour rule): the token is fine, only early.
+   */
+  failing: boolean;
   /** The platform's "not before" for this channel, when it gave one. */
   notBefore: Date | null;
   /** The platform throttled its whole app until then: every platform in `appPlatforms` holds. */
@@ -129,7 +134,8 @@ with saved as (
   update channels
      set status = case when $3::boolean then 'needs_reauth' else status end,
          last_attempt_at = now(), last_outcome = 'failure', last_error_code = $4::text, last_error = $5::text,
-         failure_count = failure_count + 1, failing_since = coalesce(failing_since, now()),
+         failure_count = failure_count + case when $18::boolean then 1 else 0 end,
+         failing_since = case when $18::boolean then coalesce(failing_since, now()) else failing_since end,
          next_refresh_at = $7::timestamptz, not_before = coalesce($8::timestamptz, not_before),
          refresh_attempt_id = null, refresh_started_at = null, version = version + 1, updated_at = now()
    where tenant_id = $1 and id = $2 and refresh_attempt_id = $6::text
@@ -153,8 +159,8 @@ select ${CHANNEL_ROW} from saved`;
  * platform is to be called: the attempt's id (which fences every write of its outcome), and a fallback plan, so that
  * a process that dies before it writes an outcome leaves a channel that comes due again. It is not claimed when the
  * refresh is not due (`ifExpiresBy`), when a queued job's plan was replaced since (`version`), or while the
- * platform's "not before" (the channel's, or its platform app's) holds. The row returned is as it was before the claim (its marker
- * tells of an earlier interrupted attempt).
+ * platform's "not before" (the channel's, or its platform app's) holds. The row returned is as it was before the
+ * claim (its marker tells of an earlier interrupted attempt).
  */
 const CLAIM_FOR_REFRESH = `
 with current as (
@@ -353,6 +359,7 @@ export class ChannelRepository {
         event.httpStatus ?? null,
         event.durationMs,
         event.oldExpiresAt ?? null,
+        write.failing,
       ],
     });
     return rows[0] ? toChannel(rows[0]) : null;
