@@ -131,9 +131,10 @@ describe("the quick start, from a fresh clone in a 0700 folder", () => {
           const dashboard = await page.goto(url!);
           expect(dashboard?.status()).toBe(200);
           expect(page.url()).toBe(`${url}/`);
-          // The overview of the tenant "demo", with the 15 channels it was seeded with.
+          // The overview of the tenant "demo", with the 16 channels it was seeded with (one of a provider configured by data).
           expect(await page.textContent("h1")).toBe("Demo");
-          expect(await page.textContent('[data-stat="totalChannels"] .stat-value')).toBe("15");
+          expect(await page.textContent('[data-stat="totalChannels"] .stat-value')).toBe("16");
+          expect(await page.textContent('[data-platform-row="acme"] [data-count="channels"]')).toBe("1");
         } finally {
           await browser.close();
         }

@@ -8,6 +8,7 @@ import { startWebProcess, type WebProcess } from "../launcher/web-process";
 import { createRefrescaFromConfig } from "../from-env";
 import type { Refresca } from "../refresca";
 import { refrescaEnvFor, refrescaSettingsFor, startSimulator, type Simulator } from "../simulator";
+import { DEMO_PROVIDER_SIMULATION, demoConfiguredChannel, demoProvidersFile } from "./configured-provider";
 import { demoChannels } from "./seed";
 import { startDemoReceiver } from "./webhook-receiver";
 
@@ -45,11 +46,18 @@ export async function runDemo(config: RefrescaConfig, logger: Logger, waitForSto
     cleanups.push(() => redis.stop());
     say(`  ✓ Redis at ${safeUrl(redis.url)}${redis.started ? " (private, stopped at exit)" : ""}`);
 
-    const simulator: Simulator = await startSimulator({ port: 0, latencyMs: 80, tiktok: { accessLifetimeSeconds: TIKTOK_TOKEN_MINUTES * 60 } });
+    const simulator: Simulator = await startSimulator({
+      port: 0,
+      latencyMs: 80,
+      tiktok: { accessLifetimeSeconds: TIKTOK_TOKEN_MINUTES * 60 },
+      oauth2: DEMO_PROVIDER_SIMULATION,
+    });
     cleanups.push(() => simulator.close());
     say(`  ✓ Platform simulator at ${simulator.url} (TikTok access tokens live ${TIKTOK_TOKEN_MINUTES} minutes)`);
 
     const { endpoints, apps } = refrescaSettingsFor(simulator.url);
+    // One more platform, configured by data as a product would add one: a providers file for the web process.
+    const configured = await demoProvidersFile(config.dataDir, simulator);
     // The demo keeps its own embedded PostgreSQL whatever DATABASE_URL says.
     const { databaseUrl: _ignored, ...embeddedConfig } = config;
     // The demo's webhook receiver listens on 127.0.0.1: private addresses are allowed here only.
@@ -58,6 +66,7 @@ export async function runDemo(config: RefrescaConfig, logger: Logger, waitForSto
       redisUrl: redis.url,
       endpoints,
       apps,
+      providers: [...config.providers.filter((provider) => provider.id !== configured.provider.id), configured.provider],
       webhooks: { allowPrivate: true, scanIntervalMs: 2000 },
     });
     cleanups.push(() => refresca.close());
@@ -65,7 +74,7 @@ export async function runDemo(config: RefrescaConfig, logger: Logger, waitForSto
     dropLibrarySignalHooks();
     say(`  ✓ PostgreSQL embedded in ${displayPath(config.dataDir)}`);
 
-    const channels = await demoChannels(simulator, TENANT);
+    const channels = [...(await demoChannels(simulator, TENANT)), demoConfiguredChannel(simulator, TENANT)];
     for (const channel of channels) {
       const saved = await refresca.channels.upsert(channel);
       if (!saved.success) throw new Error(`Seeding ${channel.id} failed: ${saved.error}`);
@@ -99,6 +108,7 @@ export async function runDemo(config: RefrescaConfig, logger: Logger, waitForSto
         REFRESCA_DATA_DIR: config.dataDir,
         REDIS_URL: redis.url,
         ...refrescaEnvFor(simulator.url),
+        ...configured.env,
         TIKTOK_APP_ID: undefined,
         TIKTOK_APP_SECRET: undefined,
         PORT: String(port),
