@@ -10,7 +10,8 @@ import { describe, expect, it } from "vitest";
 import { launchBrowser } from "./support/browser";
 import { freePort } from "./support/processes";
 import { waitFor } from "./support/wait";
-import { TEST_REDIS_URL } from "./env";
+import { TEST_REDIS_URL, uniqueName } from "./env";
+import { deleteKeys } from "./support/harness";
 
 // The README's quick start as a new user runs it, as root: `git clone` into a folder only its owner can enter
 // (mktemp -d: mode 0700), `npm ci`, `npm run demo`; the dashboard answers, its key signs in, its curl line reads a
@@ -74,6 +75,7 @@ describe("the quick start, from a fresh clone in a 0700 folder", () => {
     "npm ci; npm run demo: the dashboard answers 200, its key signs in, its curl line reads a token; Ctrl-C leaves no process",
     async () => {
       const parent = await mkdtemp(path.join(tmpdir(), "refresca-quick-start-"));
+      const keyPrefix = `${uniqueName("demo")}:`;
       expect((await stat(parent)).mode & 0o777).toBe(0o700); // as `mktemp -d`: other users (postgres) cannot enter
       const clone = path.join(parent, "refresca");
       const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !NOT_A_USERS.test(name)));
@@ -84,11 +86,12 @@ describe("the quick start, from a fresh clone in a 0700 folder", () => {
         await run("npm", ["ci", "--no-audit", "--no-fund", "--prefer-offline"], { cwd: clone, env, timeout: 8 * 60_000, maxBuffer: 16 * 1024 * 1024 });
 
         const port = await freePort();
-        // The machine's (or the test run's private) Redis, as a user who has one would; its own process group, as a
-        // terminal gives a command, so that Ctrl-C can reach all of it.
+        // The machine's (or the test run's private) Redis, as a user who has one would, under a prefix of its own so
+        // that what other demos left there (a recurring sweep's schedule, queued jobs) cannot change this run; its own
+        // process group, as a terminal gives a command, so that Ctrl-C can reach all of it.
         demo = spawn("npm", ["run", "demo"], {
           cwd: clone,
-          env: { ...env, PORT: String(port), REDIS_URL: TEST_REDIS_URL },
+          env: { ...env, PORT: String(port), REDIS_URL: TEST_REDIS_URL, REFRESCA_KEY_PREFIX: keyPrefix },
           stdio: ["ignore", "pipe", "pipe"],
           detached: true,
         });
@@ -170,6 +173,7 @@ describe("the quick start, from a fresh clone in a 0700 folder", () => {
       } finally {
         stopEverything(clone, demo);
         await rm(parent, { recursive: true, force: true });
+        await deleteKeys(keyPrefix);
       }
     },
     TIMEOUT_MS,

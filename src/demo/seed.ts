@@ -24,9 +24,10 @@ const PLAN: PlannedChannel[] = [
   { id: "tiktok-brand", platform: "tiktok", name: "TikTok · Brand", local: "@demo.brand", expiresIn: 7 * MINUTE },
   { id: "tiktok-live", platform: "tiktok", name: "TikTok · Live", local: "@demo.live", expiresIn: 12 * MINUTE },
   { id: "tiktok-expired", platform: "tiktok", name: "TikTok · Old campaign", local: "@demo.old", expiresIn: -10 * MINUTE },
-  // Due at once (TikTok is refreshed 10 minutes ahead): the first refresh is refused, so the demo's webhook receiver
-  // shows channel.needs_reauth within seconds of the start.
-  { id: "tiktok-revoked", platform: "tiktok", name: "TikTok · Revoked", local: "@demo.revoked", expiresIn: 9 * MINUTE, revoked: true },
+  // Expired a minute ago, so its own plan makes it due at once (a token with minutes left is planned a quarter of its
+  // life ahead, not at once): the first refresh is refused, and the demo's webhook receiver shows
+  // channel.needs_reauth within seconds of the start, whatever the recurring sweep's timing.
+  { id: "tiktok-revoked", platform: "tiktok", name: "TikTok · Revoked", local: "@demo.revoked", expiresIn: -1 * MINUTE, revoked: true },
   { id: "instagram-main", platform: "instagram", name: "Instagram · Main", local: "@demo", expiresIn: 25 * MINUTE },
   { id: "instagram-new", platform: "instagram", name: "Instagram · New shop", local: "@demo.new", expiresIn: 40 * MINUTE, connectedAgo: 2 * HOUR },
   { id: "instagram-store", platform: "instagram", name: "Instagram · Store", local: "@demo.store", expiresIn: 20 * DAY },
