@@ -19,10 +19,12 @@ import pg from "pg";
 
 const run = promisify(execFile);
 let dataDir: string;
+/** The CLI's Redis keys (BullMQ's queue metadata among them) under a prefix of this file's own, deleted at the end. */
+const keyPrefix = `${uniqueName("cli")}:`;
 
 /** The CLI as a user runs it: no DATABASE_URL, so the embedded PostgreSQL in the data folder. */
 async function refresca(args: string[]) {
-  const env: NodeJS.ProcessEnv = { ...process.env, REFRESCA_DATA_DIR: dataDir, REDIS_URL: TEST_REDIS_URL, LOG_LEVEL: "info" };
+  const env: NodeJS.ProcessEnv = { ...process.env, REFRESCA_DATA_DIR: dataDir, REDIS_URL: TEST_REDIS_URL, REFRESCA_KEY_PREFIX: keyPrefix, LOG_LEVEL: "info" };
   delete env.DATABASE_URL;
   delete env.REFRESCA_ENCRYPTION_KEYS;
   try {
@@ -39,6 +41,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
+  await deleteKeys(keyPrefix);
 });
 
 describe("refresca channels import on the embedded default", () => {
