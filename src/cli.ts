@@ -19,6 +19,7 @@ import { simulatorUrlEnv, startSimulator } from "./simulator";
 import { closeWebRuntime } from "./web/runtime";
 import { serveWeb } from "./web/serve";
 import { createRefrescaApi } from "./api";
+import { platformReport } from "./core/platform-report";
 
 // An entry point: with the web process (src/web/runtime.ts), the only code that reads process.env — through
 // loadConfig and createRefrescaFromEnv; the library itself takes every setting as an option.
@@ -137,6 +138,36 @@ program
           refreshed: row.refreshed,
         })),
       );
+    }),
+  );
+
+program
+  .command("providers")
+  .option("--json", "print JSON")
+  .description("List the channel types this deployment refreshes, whether their app credentials are set, and their channels.")
+  .action((options: { json?: boolean }) =>
+    withRefresca(async (refresca) => {
+      const report = await platformReport(refresca.internals);
+      const missing = report.platforms.filter((row) => row.appCredentials === "missing" && row.channels > 0);
+      const orphaned = report.unconfigured.filter((row) => row.active > 0);
+      if (missing.length > 0 || orphaned.length > 0) process.exitCode = 1;
+      if (options.json) return console.log(JSON.stringify(report, null, 2));
+      console.table(
+        report.platforms.map((row) => ({
+          type: row.type,
+          name: row.name,
+          source: row.source,
+          appCredentials: row.appCredentials === "missing" ? `missing (${row.variables.join(", ") || "clientId, clientSecret"})` : row.appCredentials,
+          channels: row.channels,
+          active: row.active,
+        })),
+      );
+      for (const row of missing) {
+        console.log(`${row.name}: ${row.channels} channel(s) cannot be refreshed until ${row.variables.join(" and ") || "its app credentials"} are set (MISSING_APP_CREDENTIALS).`);
+      }
+      for (const row of report.unconfigured) {
+        console.log(`Type "${row.type}": ${row.channels} channel(s) (${row.active} active) of a provider this deployment does not configure: they are not refreshed (add it to REFRESCA_PROVIDERS_FILE).`);
+      }
     }),
   );
 

@@ -221,7 +221,7 @@ export async function createRefresca(options: RefrescaOptions) {
         return worker;
       },
       /** Internals for the worker, the CLI and tests. */
-      internals: { store, redis, keyRing, refresher, queue, scheduler, logger, keyPrefix, databaseUrl, tokenReads, webhookRunner },
+      internals: { store, redis, keyRing, refresher, queue, scheduler, logger, keyPrefix, databaseUrl, tokenReads, webhookRunner, providers },
       /** Stops workers and closes connections. */
       async close() {
         await Promise.all(workers.map((worker) => worker.close()));

@@ -343,6 +343,42 @@ describe("refresca channels import with a provider configured by REFRESCA_PROVID
     }
   }, 120_000);
 
+  it("providers: each type with its source, app credentials and channels; exit 1 when channels cannot be refreshed", async () => {
+    const tenantId = uniqueName("tenant");
+    const file = path.join(dataDir, "providers-report.json");
+    await writeFile(file, JSON.stringify([channel(tenantId, "acme-report", ACME.id, sim.oauth2.issue(ACME.id))]));
+    expect((await cli(["channels", "import", file], withAcme)).code).toBe(0);
+    type Report = {
+      platforms: Array<{ type: string; source: string; appCredentials: string; channels: number; active: number }>;
+      unconfigured: Array<{ type: string; channels: number }>;
+    };
+    const tiktok = { TIKTOK_CLIENT_KEY: "report-key", TIKTOK_CLIENT_SECRET: "report-secret" };
+
+    // Everything refreshable: exit 0.
+    const healthy = await cli(["providers", "--json"], { ...withAcme, ...tiktok, META_APP_ID: "1", META_APP_SECRET: "s" });
+    expect(healthy.code, healthy.stderr).toBe(0);
+    const report = JSON.parse(healthy.stdout) as Report;
+    expect(report.platforms.map((row) => row.type)).toEqual([...PLATFORMS, ACME.id]);
+    expect(report.platforms.find((row) => row.type === ACME.id)).toMatchObject({ source: "configured", appCredentials: "set" });
+    expect(report.platforms.find((row) => row.type === ACME.id)!.channels).toBeGreaterThanOrEqual(1);
+    expect(report.platforms.find((row) => row.type === "threads")).toMatchObject({ source: "built-in", appCredentials: "not needed" });
+    expect(report.unconfigured).toEqual([]);
+
+    // The acme secret unset: its channels cannot be refreshed, and the message names the variables.
+    const missing = await cli(["providers"], { ...withAcme, ...tiktok, META_APP_ID: "1", META_APP_SECRET: "s", ACME_CLIENT_SECRET: undefined });
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toMatch(/Acme Social: \d+ channel\(s\) cannot be refreshed until ACME_CLIENT_ID and ACME_CLIENT_SECRET are set/);
+
+    // The providers file gone: acme channels are of a type this deployment does not refresh.
+    const orphaned = await cli(["providers", "--json"], { ...tiktok, META_APP_ID: "1", META_APP_SECRET: "s" });
+    expect(orphaned.code).toBe(1);
+    expect((JSON.parse(orphaned.stdout) as Report).unconfigured).toEqual([expect.objectContaining({ type: ACME.id })]);
+    for (const output of [healthy, missing, orphaned].flatMap((answer) => [answer.stdout, answer.stderr])) {
+      expect(output).not.toContain(ACME.clientSecret);
+      expect(output).not.toContain("report-secret");
+    }
+  }, 120_000);
+
   it("without the providers file, refuses every acme entry naming it, its type and the allowed types; imports nothing of them", async () => {
     const tenantId = uniqueName("tenant");
     const file = path.join(dataDir, "acme-only.json");

@@ -39,6 +39,11 @@ export interface Providers {
   capabilities(type: string): PlatformCapabilities | undefined;
   /** Every channel type this instance refreshes. */
   readonly platformIds: readonly string[];
+  /**
+   * Whether a channel type's refresh has the app credentials it needs: "set", "missing" (its channels answer
+   * MISSING_APP_CREDENTIALS), or "not needed" (the token alone refreshes, as Instagram Login and Threads).
+   */
+  appCredentials(type: string): "set" | "missing" | "not needed" | undefined;
   /** Closes the platform connections, ending any call still in flight. */
   close(): Promise<void>;
 }
@@ -57,6 +62,15 @@ export function createProviders(options: ProviderOptions, modules: readonly Plat
       own?.close();
     },
     capabilities: (type) => byType.get(type)?.module.capabilities,
+    appCredentials(type) {
+      const module = byType.get(type)?.module;
+      if (!module) return undefined;
+      if (!module.capabilities.app.neededToRefresh) return "not needed";
+      const set = module.hasAppCredentials
+        ? module.hasAppCredentials(options)
+        : (options.apps as Record<string, unknown>)[module.capabilities.app.id] !== undefined;
+      return set ? "set" : "missing";
+    },
     forChannel(channel) {
       const entry = byType.get(channel.type);
       if (!entry) {

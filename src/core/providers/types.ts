@@ -49,4 +49,9 @@ export interface PlatformModule {
   readonly capabilities: PlatformCapabilities;
   /** Builds the platform's provider(s) once; answers the one a channel uses. */
   create(options: ResolvedProviderOptions): (channel: Pick<Channel, "type" | "meta">) => PlatformProvider;
+  /**
+   * Whether the app credentials its refresh needs are set. @defaultValue whether `apps` holds credentials under the
+   * platform's app id
+   */
+  hasAppCredentials?(options: ProviderOptions): boolean;
 }

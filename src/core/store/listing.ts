@@ -99,6 +99,15 @@ export class ChannelListing {
     return { rows: page.rows, total: count.rows[0]?.total ?? 0 };
   }
 
+  /** Every tenant's channels counted per type: all, and active ones. */
+  async countsByType(): Promise<Array<{ type: string; channels: number; active: number }>> {
+    const { rows } = await this.pool.query<{ type: string; channels: number; active: number }>(
+      `select type, count(*)::int as channels, count(*) filter (where status = 'active')::int as active
+         from channels group by type order by type`,
+    );
+    return rows;
+  }
+
   /** The tenant's channels counted per type: all, flagged, failing, expired. */
   async byType(tenantId: string, now: Date): Promise<ChannelTypeCounts[]> {
     const { rows } = await this.pool.query<ChannelTypeCounts>(

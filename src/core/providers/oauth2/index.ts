@@ -33,5 +33,6 @@ export function oauth2Module(config: OAuth2ProviderConfig): PlatformModule {
       const provider = createOAuth2Provider(options, config, capabilities);
       return () => provider;
     },
+    hasAppCredentials: () => config.clientId !== undefined && config.clientSecret !== undefined,
   };
 }
