@@ -158,6 +158,23 @@ describe("generic OAuth 2.0 provider: the answer", () => {
     if (code === "RATE_LIMITED") expect(error.retryAfterMs).toBeGreaterThan(0);
   });
 
+  it("reads an invalid_request that names the refresh token refused (@jmondi/oauth2-server) as invalid_grant, and no other", async () => {
+    // Found against a real server (test/oauth2-real-servers.test.ts): @jmondi/oauth2-server answers a revoked, spent,
+    // expired or foreign refresh token invalid_request where RFC 6749 §5.2 says invalid_grant; the channel was retried
+    // as INTERNAL instead of flagged needs_reauth.
+    let description: string | undefined;
+    const { url } = await endpoint(() => json(400, { error: "invalid_request", ...(description !== undefined && { error_description: description }) })());
+    const provider = providerFor({ ...base, tokenUrl: url });
+    const refused = ["Token has been revoked", "Token has expired", "Token is not linked to client", "Token missing", "Cannot verify the refresh token", "Cannot decrypt the refresh token"];
+    for (description of refused) {
+      const error = await failure(provider.refresh(request));
+      expect([description, error.code, error.platformCode]).toEqual([description, "INVALID_CREDENTIALS", "invalid_request"]);
+    }
+    for (description of [undefined, "Check the `scope` parameter", "Token has been revoked, or the scope is malformed"]) {
+      expect([description, (await failure(provider.refresh(request))).code]).toEqual([description, "INTERNAL"]);
+    }
+  });
+
   it.each([
     ["429 with Retry-After", json(429, {}, { "retry-after": "30" })],
     ["503 with Retry-After", json(503, { error: "temporarily_unavailable" }, { "retry-after": "30" })],

@@ -1,9 +1,11 @@
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type RequestListener } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import * as Jmondi from "@jmondi/oauth2-server";
+import { handleVanillaError } from "@jmondi/oauth2-server/vanilla";
 import OAuth2Server from "@node-oauth/oauth2-server";
 import Provider from "oidc-provider";
 import pg from "pg";
@@ -16,12 +18,12 @@ import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from "./env";
 import { deleteKeys, startHarness, TEST_KEYS, type Harness } from "./support/harness";
 import { waitFor } from "./support/wait";
 
-// The generic OAuth 2.0 provider against two real authorization servers from npm, both rotating refresh tokens:
-// oidc-provider (8.x: 9.x declares Node.js 22 LTS its minimum runtime, this project runs on Node 20) and
-// @node-oauth/oauth2-server. Refresca is configured by data (the `providers` option, and once REFRESCA_PROVIDERS_FILE)
-// and every refresh goes over real HTTP to the server's real token endpoint, with real PostgreSQL and Redis. In front
-// of each server sits a door (same HTTP server, before the library's handler) that counts the token endpoint's calls
-// and can answer them 429 the way a gateway throttling the app would.
+// The generic OAuth 2.0 provider against three real authorization servers from npm, all rotating refresh tokens:
+// oidc-provider (8.x: 9.x declares Node.js 22 LTS its minimum runtime, this project runs on Node 20),
+// @node-oauth/oauth2-server and @jmondi/oauth2-server. Refresca is configured by data (the `providers` option, and
+// once REFRESCA_PROVIDERS_FILE) and every refresh goes over real HTTP to the server's real token endpoint, with real
+// PostgreSQL and Redis. In front of each server sits a door (same HTTP server, before the library's handler) that
+// counts the token endpoint's calls and can answer them 429 the way a gateway throttling the app would.
 
 /** An app registered at the server. */
 interface AppClient {
@@ -121,10 +123,10 @@ async function post(url: string, params: Record<string, string>, headers: Record
   return { status: response.status, json: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
 }
 
-async function exchangeCode(server: Pick<RealServer, "tokenRequest">, client: AppClient, code: string): Promise<Tokens> {
+async function exchangeCode(server: Pick<RealServer, "tokenRequest">, client: AppClient, code: string, extra: Record<string, string> = {}): Promise<Tokens> {
   const at = Date.now();
-  const { status, json } = await server.tokenRequest(client, { grant_type: "authorization_code", code, redirect_uri: REDIRECT_URI });
-  if (status !== 200 || typeof json.refresh_token !== "string") throw new Error(`code exchange: HTTP ${status} ${String(json.error)}`);
+  const { status, json } = await server.tokenRequest(client, { ...extra, grant_type: "authorization_code", code, redirect_uri: REDIRECT_URI });
+  if (status !== 200 || typeof json.refresh_token !== "string") throw new Error(`code exchange: HTTP ${status} ${String(json.error)} ${String(json.error_description ?? "")}`);
   return {
     accessToken: String(json.access_token),
     refreshToken: json.refresh_token,
@@ -306,6 +308,182 @@ async function startNodeOAuth2Server(clientAuth: RealServer["clientAuth"]): Prom
   return server;
 }
 
+/**
+ * @jmondi/oauth2-server behind a plain node:http server, with in-memory repositories written after its example app's.
+ * It always rotates: a refresh revokes the presented token's record (`tokenRepository.revoke`) and issues a new pair,
+ * and it detects no reuse (a spent refresh token is refused, the grant lives on). Its refresh and access tokens are JWTs
+ * signed with one secret that point at the repository's records (`refresh_token_id`, `jti`), so a revocation there
+ * ends them. Its refusals of a spent, revoked or expired refresh token are `invalid_request` (error_description "Token
+ * has been revoked", ...) where RFC 6749 §5.2 says invalid_grant. It reads Basic credentials without form-decoding them
+ * and splits them at every colon, keeping two parts: a secret with a ":" never authenticates by Basic there.
+ */
+async function startJmondiOAuth2Server(clientAuth: RealServer["clientAuth"]): Promise<RealServer> {
+  const door = await openDoor("/token");
+  const accessLifetimeSeconds = 3000;
+  const jwt = new Jmondi.JwtService(randomBytes(32).toString("hex"));
+  const scopes: Jmondi.OAuthScope[] = [{ name: "profile" }];
+  const clients = new Map(APPS.map((app): [string, Jmondi.OAuthClient] => [app.clientId, {
+    id: app.clientId,
+    name: app.clientId,
+    secret: app.clientSecret,
+    redirectUris: [REDIRECT_URI],
+    // Its revocation endpoint (RFC 7009) authenticates the client under the client_credentials grant.
+    allowedGrants: ["authorization_code", "refresh_token", "client_credentials"],
+    scopes,
+  }]));
+  const clientRepository: Jmondi.OAuthClientRepository = {
+    async getByIdentifier(clientId) {
+      const client = clients.get(clientId);
+      if (!client) throw Jmondi.OAuthException.invalidClient();
+      return client;
+    },
+    isClientValid: async (grantType, client, clientSecret) => client.secret === clientSecret && client.allowedGrants.includes(grantType),
+  };
+  const scopeRepository: Jmondi.OAuthScopeRepository = {
+    getAllByIdentifiers: async (names) => scopes.filter((scope) => names.includes(scope.name)),
+    finalize: async (requested) => requested,
+  };
+  const userRepository: Jmondi.OAuthUserRepository = { getUserByCredentials: async (id) => ({ id }) };
+  const codes = new Map<string, Jmondi.OAuthAuthCode>();
+  const spentCodes = new Set<string>();
+  const authCodeRepository: Jmondi.OAuthAuthCodeRepository = {
+    issueAuthCode: (client, user, requested) =>
+      ({ code: Jmondi.generateRandomToken(), client, user, scopes: requested, expiresAt: new Date(Date.now() + 60_000) }),
+    persist: async (code) => void codes.set(code.code, code),
+    async getByIdentifier(code) {
+      const saved = codes.get(code);
+      if (!saved) throw Jmondi.OAuthException.invalidGrant();
+      return saved;
+    },
+    isRevoked: async (code) => !codes.has(code) || spentCodes.has(code),
+    revoke: async (code) => void spentCodes.add(code),
+  };
+  /** Token records by access token id (the access JWT's jti) and by refresh token id (its refresh JWT's refresh_token_id). */
+  const byAccess = new Map<string, Jmondi.OAuthToken>();
+  const byRefresh = new Map<string, Jmondi.OAuthToken>();
+  const found = (token: Jmondi.OAuthToken | undefined) => {
+    if (!token) throw new Error("no such token");
+    return token;
+  };
+  /** As its example's Token.revoke(): both halves of the record expire now. */
+  const expire = (token: Jmondi.OAuthToken) => {
+    token.accessTokenExpiresAt = new Date(0);
+    token.refreshTokenExpiresAt = new Date(0);
+  };
+  const tokenRepository: Jmondi.OAuthTokenRepository = {
+    issueToken: async (client, requested, user) =>
+      ({ accessToken: Jmondi.generateRandomToken(), accessTokenExpiresAt: new Date(), client, user, scopes: requested }),
+    persist: async (token) => void byAccess.set(token.accessToken, token),
+    async issueRefreshToken(token) {
+      token.refreshToken = Jmondi.generateRandomToken();
+      token.refreshTokenExpiresAt = new Date(Date.now() + 86_400_000);
+      byRefresh.set(token.refreshToken, token);
+      return token;
+    },
+    // Called with the presented refresh token's record on every refresh: that is what makes each single-use.
+    revoke: async (token) => expire(token),
+    // An authorization code presented twice: what it yielded is revoked (RFC 6749 §4.1.2).
+    revokeDescendantsOf: async (codeId) => [...byAccess.values()].filter((token) => token.originatingAuthCodeId === codeId).forEach(expire),
+    isRefreshTokenRevoked: async (token) => Date.now() > (token.refreshTokenExpiresAt?.getTime() ?? 0),
+    getByRefreshToken: async (id) => found(byRefresh.get(id)),
+    getByAccessToken: async (id) => found(byAccess.get(id)),
+  };
+  const accessTTL = new Jmondi.DateInterval(`${accessLifetimeSeconds}s`);
+  const authorizationServer = new Jmondi.AuthorizationServer(clientRepository, tokenRepository, scopeRepository, jwt);
+  authorizationServer.enableGrantTypes(
+    [{ grant: "authorization_code", authCodeRepository, userRepository }, accessTTL],
+    ["refresh_token", accessTTL],
+  );
+  /** Its example app's resource check: a valid signature, and a record that has not expired (or been revoked). */
+  async function validAccessToken(authorization: string | undefined) {
+    try {
+      const { jti } = await jwt.verify(authorization?.replace(/^Bearer /, "") ?? "");
+      return (await tokenRepository.getByAccessToken!(String(jti))).accessTokenExpiresAt > new Date();
+    } catch {
+      return false;
+    }
+  }
+  door.handle = (req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? "/", door.url);
+      const request = new Jmondi.OAuthRequest({
+        headers: req.headers,
+        query: Object.fromEntries(url.searchParams),
+        body: Object.fromEntries(new URLSearchParams(await bodyOf(req))),
+      });
+      const route = `${req.method} ${url.pathname}`;
+      let response: Jmondi.OAuthResponse;
+      try {
+        if (route === "POST /token") response = await authorizationServer.respondToAccessTokenRequest(request);
+        else if (route === "POST /token/revoke") response = await authorizationServer.revoke(request);
+        else if (route === "GET /authorize") {
+          const authorization = await authorizationServer.validateAuthorizationRequest(request);
+          // Stands in for the login and consent pages: the person this header names signed in and approved.
+          authorization.user = { id: String(req.headers["x-signed-in-person"]) };
+          authorization.isAuthorizationApproved = true;
+          response = await authorizationServer.completeAuthorizationRequest(authorization);
+        } else if (route === "GET /resource") {
+          response = (await validAccessToken(req.headers.authorization))
+            ? new Jmondi.OAuthResponse({ body: { ok: true } })
+            : new Jmondi.OAuthResponse({ status: 401, body: { error: "invalid_token" } });
+        } else response = new Jmondi.OAuthResponse({ status: 404 });
+      } catch (error) {
+        // The library's own error answer, as its adapters send it.
+        response = handleVanillaError(error);
+      }
+      res.writeHead(response.status, { "content-type": "application/json", ...response.headers });
+      res.end(JSON.stringify(response.body));
+    })().catch(() => res.writeHead(500).end());
+  };
+  // This test's own calls authenticate in the body, which this server reads for any client and any secret.
+  const asApp = (client: AppClient) => ({ client_id: client.clientId, client_secret: client.clientSecret });
+  const server: RealServer = {
+    name: `@jmondi/oauth2-server, ${clientAuth}`,
+    door,
+    tokenUrl: `${door.url}/token`,
+    clientAuth,
+    accessLifetimeSeconds,
+    async connect(client) {
+      // The authorization request with PKCE (S256), which this server requires by default.
+      const verifier = randomBytes(32).toString("base64url");
+      const state = randomBytes(8).toString("hex");
+      const authorize = new URL("/authorize", door.url);
+      authorize.search = new URLSearchParams({
+        response_type: "code",
+        client_id: client.clientId,
+        redirect_uri: REDIRECT_URI,
+        scope: "profile",
+        state,
+        code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+        code_challenge_method: "S256",
+      }).toString();
+      const response = await fetch(authorize, { redirect: "manual", headers: { "x-signed-in-person": uniqueName("person") } });
+      await response.arrayBuffer();
+      const back = new URL(response.headers.get("location") ?? "", REDIRECT_URI);
+      const code = back.searchParams.get("code");
+      if (response.status !== 302 || !code || back.searchParams.get("state") !== state) throw new Error(`authorize: HTTP ${response.status}`);
+      return exchangeCode(server, client, code, { code_verifier: verifier });
+    },
+    async accepts(accessToken) {
+      const response = await fetch(`${door.url}/resource`, { headers: { authorization: `Bearer ${accessToken}` } });
+      await response.arrayBuffer();
+      return response.status === 200;
+    },
+    tokenRequest: (client, params) => post(`${door.url}/token`, { ...params, ...asApp(client) }),
+    async revoke(refreshToken) {
+      // RFC 7009 revocation of the refresh token, by the app it was issued to (this server checks): its record, the
+      // grant's only live one since each refresh revoked the one before, is revoked. The answer is 200 either way.
+      const clientId = (jwt.decode(refreshToken) as { client_id?: string } | null)?.client_id;
+      const app = APPS.find((candidate) => candidate.clientId === clientId);
+      if (!app) throw new Error("revoke: not a refresh token of these apps");
+      const { status } = await post(`${door.url}/token/revoke`, { token: refreshToken, token_type_hint: "refresh_token", ...asApp(app) });
+      if (status !== 200) throw new Error(`revocation: HTTP ${status}`);
+    },
+    close: () => door.close(),
+  };
+  return server;
+}
+
 function bodyOf(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = "";
@@ -348,9 +526,13 @@ interface Subject {
   reuseRevokesGrant: boolean;
   /**
    * What the server does with Basic credentials that RFC 6749 §2.3.1 form-encoding changes: decodes them, or takes
-   * them as sent (then Refresca's first refresh is refused as invalid_client and repeated once unencoded).
+   * them as sent (then Refresca's first refresh is refused as invalid_client and repeated once unencoded), or takes
+   * them as sent with the secret cut at its first colon (then a secret with a ":" is refused in either form: RFC 7617
+   * §2 allows colons in the password, this server drops what follows).
    */
-  basicCredentials: "decoded" | "as sent";
+  basicCredentials: "decoded" | "as sent" | "as sent, cut at a colon";
+  /** The error answer to a spent or revoked refresh token; RFC 6749 §5.2's `{ error: "invalid_grant" }` if unset. */
+  refusedRefreshToken?: Record<string, string>;
 }
 
 /** The same checks against any real server: one describe each. */
@@ -450,11 +632,11 @@ function realServerScenario(subject: Subject) {
     for (const token of spent) {
       expect(await server.tokenRequest(PLAIN, { grant_type: "refresh_token", refresh_token: token })).toMatchObject({
         status: 400,
-        json: { error: "invalid_grant" },
+        json: subject.refusedRefreshToken ?? { error: "invalid_grant" },
       });
     }
-    // oidc-provider takes a spent token's reuse for theft and revokes the grant (RFC 9700 §4.14.2); oauth2-server only
-    // refuses it, and the channel's current token still works.
+    // oidc-provider takes a spent token's reuse for theft and revokes the grant (RFC 9700 §4.14.2); both oauth2-server
+    // packages only refuse it, and the channel's current token still works.
     if (subject.reuseRevokesGrant) {
       expect(await refresh(channel)).toMatchObject({ success: false, code: "INVALID_CREDENTIALS" });
       expect((await row(channel)).status).toBe("needs_reauth");
@@ -499,7 +681,16 @@ function realServerScenario(subject: Subject) {
 
   it.each(CHANGED_BY_ENCODING)(`a client secret that form-encoding changes (RFC 6749 §2.3.1), $what: ${subject.basicCredentials}`, async (secret) => {
     const channel = await connect(h.refresca, { type: `${providerId}-${secret.suffix}`, client: secret.client });
-    const retried = subject.basicCredentials === "as sent" && server.clientAuth === "client_secret_basic";
+    const basic = server.clientAuth === "client_secret_basic";
+    if (basic && subject.basicCredentials === "as sent, cut at a colon" && secret.client.clientSecret.includes(":")) {
+      // Refused encoded, then as sent: the app is rejected (only client_secret_post can carry this secret there).
+      const before = server.door.tokenCalls;
+      expect(await refresh(channel)).toMatchObject({ success: false, code: "APP_CREDENTIALS_REJECTED" });
+      expect(server.door.tokenCalls - before).toBe(2);
+      expect(await row(channel)).toMatchObject({ status: "active" });
+      return;
+    }
+    const retried = basic && subject.basicCredentials !== "decoded";
     for (const [round, calls] of [[1, retried ? 2 : 1], [2, 1]] as const) {
       const before = server.door.tokenCalls;
       expect(await refresh(channel), `refresh ${round}`).toMatchObject({ success: true });
@@ -658,6 +849,22 @@ describe.each(["client_secret_basic", "client_secret_post"] as const)(
       // It takes Basic credentials as they come (the basic-auth package), without form-decoding them; in the body the
       // form is decoded like any other parameter.
       basicCredentials: "as sent",
+    });
+  },
+);
+
+describe.each(["client_secret_basic", "client_secret_post"] as const)(
+  "a real OAuth 2.0 server: @jmondi/oauth2-server (%s, authorization code with PKCE, refresh tokens always rotated)",
+  (clientAuth) => {
+    realServerScenario({
+      providerId: clientAuth === "client_secret_basic" ? "jmondi-basic" : "jmondi-post",
+      start: () => startJmondiOAuth2Server(clientAuth),
+      // A spent refresh token is refused, nothing more.
+      reuseRevokesGrant: false,
+      // Basic credentials taken as sent, split at every colon keeping two parts (AbstractGrant.getBasicAuthCredentials).
+      basicCredentials: "as sent, cut at a colon",
+      // RefreshTokenGrant.validateOldRefreshToken throws OAuthException.invalidParameter for these, not invalidGrant.
+      refusedRefreshToken: { error: "invalid_request", error_description: "Token has been revoked" },
     });
   },
 );

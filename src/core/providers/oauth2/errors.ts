@@ -9,6 +9,15 @@ export function oauth2ErrorName(json: unknown): string {
   return isObject(json) && typeof json.error === "string" ? json.error : "";
 }
 
+/**
+ * RFC 6749 §5.2 answers invalid_grant to a refresh token that is "invalid, expired, revoked [...] or was issued to
+ * another client". @jmondi/oauth2-server (4.x, RefreshTokenGrant.validateOldRefreshToken) answers each of these
+ * invalid_request instead, naming the case in error_description, as below; read those as invalid_grant. Only these
+ * exact descriptions: any other invalid_request may be the provider's configuration, and flagging every channel
+ * needs_reauth over it would be worse than retrying.
+ */
+const REFRESH_TOKEN_REFUSED = /^(token (has been revoked|has expired|is not linked to client|missing)|cannot (verify|decrypt) the refresh token)$/i;
+
 /** A failed refresh: throttling first (429, or 503 with Retry-After), then the OAuth error, then the HTTP status. */
 export function oauth2Failure(answer: PlatformAnswer, context: CallContext): RefreshError {
   const name = oauth2ErrorName(answer.json);
@@ -24,7 +33,8 @@ export function oauth2Failure(answer: PlatformAnswer, context: CallContext): Ref
   if (answer.status === 429 || (answer.status === 503 && answer.headers.get("retry-after"))) {
     return rateLimited(answer, context, platformCode, { ...details, throttleScope: "app" });
   }
-  switch (name) {
+  const refreshTokenRefused = name === "invalid_request" && REFRESH_TOKEN_REFUSED.test(String(body.error_description ?? ""));
+  switch (refreshTokenRefused ? "invalid_grant" : name) {
     case "":
       return byStatus(answer, context);
     case "invalid_grant":
