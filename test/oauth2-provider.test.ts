@@ -93,6 +93,17 @@ describe("generic OAuth 2.0 provider: the request (RFC 6749 §6)", () => {
     expect(received[2]!.headers.authorization).toBe(raw);
   });
 
+  it("repeats a Basic authentication refused with a bare 401 too, as sent", async () => {
+    const client = { clientId: "app~2", clientSecret: "se+cret" };
+    const raw = basicAuthorization(client, false);
+    const { url, received } = await endpoint(({ headers }) =>
+      headers.authorization === raw
+        ? { status: 200, body: JSON.stringify({ access_token: "a3", token_type: "Bearer", expires_in: 60 }) }
+        : { status: 401, body: "", headers: { "www-authenticate": "Basic" } });
+    expect((await providerFor({ id: "acme", tokenUrl: url, ...client }).refresh(request)).accessToken).toBe("a3");
+    expect(received).toHaveLength(2);
+  });
+
   it("does not repeat a refused Basic authentication when encoding changes nothing, and reports the app rejected", async () => {
     const { url, received } = await endpoint(json(401, { error: "invalid_client" }));
     const error = await failure(providerFor({ id: "acme", tokenUrl: url, clientId: "plain-id", clientSecret: "Plain_Secret.9" }).refresh(request));
@@ -146,6 +157,7 @@ describe("generic OAuth 2.0 provider: the answer", () => {
     ["invalid_grant flags the channel", json(400, { error: "invalid_grant" }), "INVALID_CREDENTIALS"],
     ["invalid_client is the app's fault, not the channel's", json(401, { error: "invalid_client" }), "APP_CREDENTIALS_REJECTED"],
     ["unauthorized_client is the app's fault", json(400, { error: "unauthorized_client" }), "APP_CREDENTIALS_REJECTED"],
+    ["a bare 401 (no JSON, WWW-Authenticate) is the client's authentication failing", () => ({ status: 401, body: "", headers: { "www-authenticate": 'Basic realm="token"' } }), "APP_CREDENTIALS_REJECTED"],
     ["429 with Retry-After waits as told", json(429, { error: "slow_down" }, { "retry-after": "7" }), "RATE_LIMITED"],
     ["503 with Retry-After waits as told", json(503, {}, { "retry-after": "9" }), "RATE_LIMITED"],
     ["a 5xx is an outage", json(500, { error: "server_error" }), "PLATFORM_UNAVAILABLE"],

@@ -18,6 +18,15 @@ export function oauth2ErrorName(json: unknown): string {
  */
 const REFRESH_TOKEN_REFUSED = /^(token (has been revoked|has expired|is not linked to client|missing)|cannot (verify|decrypt) the refresh token)$/i;
 
+/**
+ * Whether the token endpoint refused the client itself: `invalid_client`, or a bare 401 (RFC 6749 §5.2 lets a server
+ * answer a failed client authentication with 401 and WWW-Authenticate; some send no JSON body with it).
+ */
+export function clientRejected(answer: PlatformAnswer): boolean {
+  const name = oauth2ErrorName(answer.json);
+  return name === "invalid_client" || (name === "" && answer.status === 401);
+}
+
 /** A failed refresh: throttling first (429, or 503 with Retry-After), then the OAuth error, then the HTTP status. */
 export function oauth2Failure(answer: PlatformAnswer, context: CallContext): RefreshError {
   const name = oauth2ErrorName(answer.json);
@@ -36,7 +45,7 @@ export function oauth2Failure(answer: PlatformAnswer, context: CallContext): Ref
   const refreshTokenRefused = name === "invalid_request" && REFRESH_TOKEN_REFUSED.test(String(body.error_description ?? ""));
   switch (refreshTokenRefused ? "invalid_grant" : name) {
     case "":
-      return byStatus(answer, context);
+      return answer.status === 401 ? appRejected(answer, context, undefined, details) : byStatus(answer, context);
     case "invalid_grant":
       return make("INVALID_CREDENTIALS",
         `${platformName(context)} rejected the refresh token (expired, revoked or already used): the channel must be reconnected.`,

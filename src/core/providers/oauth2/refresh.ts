@@ -6,7 +6,7 @@ import { bearerType, lenientFact, lenientSeconds, parseSuccess, tokenValue } fro
 import { send, type CallContext, type PlatformAnswer } from "../http";
 import type { PlatformProvider, RefreshRequest, ResolvedProviderOptions as Options } from "../types";
 import type { OAuth2ProviderConfig } from "./config";
-import { oauth2ErrorName, oauth2Failure } from "./errors";
+import { clientRejected, oauth2ErrorName, oauth2Failure } from "./errors";
 
 /** The app's client credentials. */
 export interface OAuth2Client {
@@ -128,9 +128,9 @@ export function createOAuth2Provider(options: Options, config: OAuth2ProviderCon
       const context: CallContext = { platform: config.id, capabilities, secrets: [accessToken, refreshToken, client.clientSecret] };
       const send = (encoded: boolean) => oauth2RefreshRequest(options, config, client, refreshToken, request, context, encoded);
       let answer = await send(basicEncoded);
-      if (basicEncoded && config.clientAuth === "client_secret_basic" && encodingMatters(client) && oauth2ErrorName(answer.json) === "invalid_client") {
+      if (basicEncoded && config.clientAuth === "client_secret_basic" && encodingMatters(client) && clientRejected(answer)) {
         const unencoded = await send(false);
-        if (oauth2ErrorName(unencoded.json) !== "invalid_client") {
+        if (!clientRejected(unencoded)) {
           basicEncoded = false;
           answer = unencoded;
         }
