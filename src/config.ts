@@ -5,7 +5,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { DEFAULT_API_RATE_LIMIT, type ApiRateLimit } from "./core/access/rate-limit";
 import { loadOrCreateLocalKeyFile, loadOrCreateLocalSecret, parseKeyRing } from "./core/crypto";
-import { BUILT_IN_ENDPOINTS, BUILT_IN_PLATFORM_IDS, type EndpointDeclaration } from "./core/providers";
+import { BUILT_IN_ENDPOINTS, BUILT_IN_PLATFORM_IDS, PLATFORM_ID_SOURCE, type EndpointDeclaration } from "./core/providers";
 import { DEFAULT_QUEUE_SETTINGS } from "./core/queue/settings";
 import { OAUTH2_PRESETS, parseProviderConfigs, ProviderConfigError, type OAuth2ProviderInput } from "./core/providers/oauth2";
 import type { AppCredentials, PlatformEndpoints } from "./core/providers/types";
@@ -109,7 +109,7 @@ const wholeNumber = (name: string, min: number, max: number) =>
     .pipe(z.number().min(min, { error: `${name} must be at least ${min}` }).max(max, { error: `${name} must be at most ${max}` }));
 
 // `<type>=<minutes>` pairs, e.g. `tiktok=30,acme=15`: how long before expiry each channel type's refresh is planned.
-const LEAD_ENTRY = /^([a-z][a-z0-9-]{1,31})=(\d{1,6})$/;
+const LEAD_ENTRY = new RegExp(`^(${PLATFORM_ID_SOURCE})=(\\d{1,6})$`);
 const expiryLeads = text.transform((value, ctx) => {
   const leads: Record<string, number> = {};
   for (const [index, entry] of value.split(",").map((part) => part.trim()).entries()) {

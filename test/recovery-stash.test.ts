@@ -1,4 +1,5 @@
 import { Writable } from "node:stream";
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../src/core/logger";
 import { redisNames } from "../src/core/redis-names";
@@ -26,6 +27,19 @@ async function refuseCredentialWrites(): Promise<() => Promise<void>> {
   await h.sql("create trigger refuse_credentials before update on channels for each row execute function refuse_credentials()");
   return async () => {
     await h.sql("drop trigger if exists refuse_credentials on channels");
+  };
+}
+
+/**
+ * Makes one Redis client refuse the SET of one key, as Redis does when it is out of memory, while every other command
+ * works (fault injection on the real Redis). Answers the function that takes the refusal back.
+ */
+function refuseSet(redis: Redis, key: string): () => void {
+  const set = redis.set;
+  redis.set = ((...args: Parameters<typeof set>) =>
+    args[0] === key ? Promise.reject(new Error("OOM command not allowed when used memory > 'maxmemory'.")) : set.apply(redis, args)) as typeof set;
+  return () => {
+    redis.set = set;
   };
 }
 
@@ -104,14 +118,13 @@ describe("the recovery stash", () => {
     });
     const other = await createRefresca({ ...h.options, logger });
     const redis = other.internals.redis;
-    const set = redis.set;
+    let accept = () => {};
     try {
       const tenantId = h.tenant();
       const channel = await h.addChannel({ tenantId, platform: "tiktok" });
       const key = redisNames(h.keyPrefix).recoveryStash(tenantId, channel.id);
       // Redis refuses this one write, as it does when it is out of memory; everything else works.
-      redis.set = ((...args: Parameters<typeof set>) =>
-        args[0] === key ? Promise.reject(new Error("OOM command not allowed when used memory > 'maxmemory'.")) : set.apply(redis, args)) as typeof set;
+      accept = refuseSet(redis, key);
       const allow = await refuseCredentialWrites();
       let answer;
       try {
@@ -132,7 +145,7 @@ describe("the recovery stash", () => {
       expect((await h.simulator.stats()).calls.tiktok).toBe(callsBefore);
       expect((await storedCredentials(tenantId, channel.id)).refreshToken).not.toBe(channel.refreshToken);
     } finally {
-      redis.set = set;
+      accept();
       await other.close();
     }
   }, 30_000);
@@ -140,27 +153,26 @@ describe("the recovery stash", () => {
   it("held in memory reaches Redis once Redis takes writes again, so any process can recover it", async () => {
     const other = await createRefresca({ ...h.options, logger: createLogger({ level: "silent" }) });
     const redis = other.internals.redis;
-    const set = redis.set;
+    let accept = () => {};
     try {
       const tenantId = h.tenant();
       const channel = await h.addChannel({ tenantId, platform: "tiktok" });
       const key = redisNames(h.keyPrefix).recoveryStash(tenantId, channel.id);
-      redis.set = ((...args: Parameters<typeof set>) =>
-        args[0] === key ? Promise.reject(new Error("OOM command not allowed when used memory > 'maxmemory'.")) : set.apply(redis, args)) as typeof set;
+      accept = refuseSet(redis, key);
       const allow = await refuseCredentialWrites();
       try {
         expect(await other.refreshChannelToken({ tenantId, channelId: channel.id })).toMatchObject({ code: "STORE_UNAVAILABLE" });
       } finally {
         await allow();
       }
-      redis.set = set;
+      accept();
       await waitFor("the held stash to reach Redis", async () => (await redis.exists(key)) === 1, 15_000);
       // Another process (the harness's) recovers it.
       const callsBefore = (await h.simulator.stats()).calls.tiktok;
       expect(await h.refresca.refreshChannelToken({ tenantId, channelId: channel.id })).toMatchObject({ success: true });
       expect((await h.simulator.stats()).calls.tiktok).toBe(callsBefore);
     } finally {
-      redis.set = set;
+      accept();
       await other.close();
     }
   }, 40_000);

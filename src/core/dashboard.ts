@@ -3,6 +3,7 @@ import { failure } from "./errors";
 import type { Logger } from "./logger";
 import { defineOperation } from "./operation";
 import { CHANNEL_SORTS, type ChannelSort, type ExpiryHorizon, type Store } from "./store";
+import { PLATFORM_ID } from "./providers";
 import { idSchema } from "./validation";
 
 /** Rows per page of the channel list. @defaultValue 50 */
@@ -12,6 +13,9 @@ const iso = (date: Date | null) => (date ? date.toISOString() : null);
 
 /** How many tokens expire within each horizon (the dashboard's chart). */
 export type { ExpiryHorizon };
+
+/** The form of a channel type, for pages that read one from a URL. */
+export { PLATFORM_ID };
 
 /** The orders the channel list offers. */
 export const CHANNEL_LIST_SORTS = CHANNEL_SORTS;
@@ -39,7 +43,7 @@ export const listChannelsInput = z.strictObject({
   tenantId: idSchema,
   // Any channel type, not only the configured ones: channels of a provider since removed from the configuration can
   // still be listed. The format is the providers' id format (DESIGN §2).
-  type: z.string().regex(/^[a-z][a-z0-9-]{1,31}$/, "must be a platform id such as instagram").optional(),
+  type: z.string().regex(PLATFORM_ID, "must be a platform id such as instagram").optional(),
   status: z.enum(["active", "needs_reauth", "disabled"], { error: "must be active, needs_reauth or disabled" }).optional(),
   search: z.string().trim().max(100, "must be at most 100 characters").optional(),
   sort: z.enum(CHANNEL_SORTS, { error: `must be one of ${CHANNEL_SORTS.join(", ")}` }).default("expiresAt"),

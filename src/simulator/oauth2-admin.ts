@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { UnknownOAuth2Provider, type OAuth2SimControl } from "./oauth2";
+import { PLATFORM_ID as PROVIDER_ID } from "../core/providers/capabilities";
 import { readBody, sendJson } from "./respond";
 
 // The admin API of the generic OAuth 2.0 endpoints under `/_sim/oauth2/`, so that a demo or another process (tests of
@@ -15,7 +16,6 @@ import { readBody, sendJson } from "./respond";
 //   POST  /_sim/oauth2/reset                     forgets tokens, counters and faults; restores the starting providers
 // Bodies are validated field by field; a bad one answers 400 naming the fields, an unknown provider 404.
 
-const PROVIDER_ID = /^[a-z][a-z0-9-]{1,31}$/;
 
 /** A non-empty string, with a message saying which field is missing rather than zod's generic one. */
 const credential = (name: string) =>

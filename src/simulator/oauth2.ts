@@ -3,6 +3,9 @@ import { FaultQueue, type Fault } from "./faults";
 import { retryAfterHeader, sendHtml502, sendJson, type Headers } from "./respond";
 import { newId } from "./tokens";
 import { randomBytes } from "node:crypto";
+import { PLATFORM_ID_SOURCE } from "../core/providers/capabilities";
+
+const TOKEN_PATH = new RegExp(`^/oauth2/(${PLATFORM_ID_SOURCE})/token/?$`);
 
 // A generic OAuth 2.0 authorization server's token endpoint (RFC 6749 §6 refresh, §5.2 errors), one per configured
 // provider at `POST /oauth2/<id>/token`: what Refresca's configured providers and the presets are tested against.
@@ -172,7 +175,7 @@ export class OAuth2Simulation {
 
   /** The provider whose token endpoint `POST /oauth2/<id>/token` this request is for; undefined for any other path. */
   handles(req: IncomingMessage, pathname: string): string | undefined {
-    const match = /^\/oauth2\/([a-z][a-z0-9-]{1,31})\/token\/?$/.exec(pathname);
+    const match = TOKEN_PATH.exec(pathname);
     return match && req.method === "POST" && this.providers.has(match[1]!) ? match[1] : undefined;
   }
 

@@ -68,5 +68,12 @@ export function endpoint<const Option extends string>(declaration: EndpointDecla
   return declaration;
 }
 
+/**
+ * The form of a channel type (a platform's id): DESIGN §2's `^[a-z][a-z0-9-]{1,31}$`. The source without anchors,
+ * for patterns that embed it (a URL path, a `type=minutes` pair).
+ */
+export const PLATFORM_ID_SOURCE = "[a-z][a-z0-9-]{1,31}";
+export const PLATFORM_ID = new RegExp(`^${PLATFORM_ID_SOURCE}$`);
+
 export const MINUTE_MS = 60_000;
 export const DAY_MS = 24 * 60 * MINUTE_MS;

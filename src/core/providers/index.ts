@@ -7,6 +7,7 @@ import type { PlatformEndpoints, PlatformModule, PlatformProvider, ProviderOptio
 
 export type * from "./types";
 export type { EndpointDeclaration, PlatformCapabilities } from "./capabilities";
+export { PLATFORM_ID, PLATFORM_ID_SOURCE } from "./capabilities";
 export {
   BUILT_IN_CAPABILITIES,
   BUILT_IN_ENDPOINTS,

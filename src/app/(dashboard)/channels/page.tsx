@@ -4,7 +4,7 @@ import { PlatformBadge } from "@/app/_ui/platform-badge";
 import { RefreshNow } from "@/app/_ui/refresh-now";
 import { ScheduleLater } from "@/app/_ui/schedule-later";
 import { Failed, TenantPicker } from "@/app/_ui/tenant-picker";
-import { CHANNEL_LIST_SORTS, type ChannelListSort } from "@/core/dashboard";
+import { CHANNEL_LIST_SORTS, PLATFORM_ID, type ChannelListSort } from "@/core/dashboard";
 import { withTenant } from "@/web/guard";
 import { dashboardView, instancePlatforms, tenantsForAdmin } from "@/web/view";
 
@@ -39,7 +39,7 @@ export default async function ChannelsPage({ searchParams }: { searchParams: Sea
   const filters = {
     search: one(params.q)?.trim() || undefined,
     // A type the instance does not refresh (a provider since removed) may still be filtered on, from its badge's link.
-    type: /^[a-z][a-z0-9-]{1,31}$/.test(one(params.platform) ?? "") ? one(params.platform) : undefined,
+    type: PLATFORM_ID.test(one(params.platform) ?? "") ? one(params.platform) : undefined,
     status: oneOf<Status>(STATUSES, one(params.status)),
     sort: oneOf<ChannelListSort>(CHANNEL_LIST_SORTS, one(params.sort)) ?? "expiresAt",
     direction: one(params.dir) === "desc" ? ("desc" as const) : ("asc" as const),

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { builtInCapabilities } from "../built-ins";
+import { PLATFORM_ID } from "../capabilities";
 
 // A provider configured by data (DESIGN §2, "Providers configured by data"): the same objects come from
 // REFRESCA_PROVIDERS_FILE (resolved by the entry points) and from the `providers` option of createRefresca.
@@ -25,7 +26,7 @@ export const oauth2ProviderSchema = z.strictObject({
   /** The channel type of its channels. */
   id: z
     .string()
-    .regex(/^[a-z][a-z0-9-]{1,31}$/, "must match ^[a-z][a-z0-9-]{1,31}$")
+    .regex(PLATFORM_ID, `must match ${PLATFORM_ID.source}`)
     .refine((id) => builtInCapabilities(id) === undefined, "reuses the name of a built-in platform"),
   /** @defaultValue the id */
   displayName: z.string().trim().min(1).max(64).optional(),
